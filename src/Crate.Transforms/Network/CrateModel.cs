@@ -1,0 +1,171 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Crate.Transforms.Network;
+
+/// <summary>
+/// The CRATE classifier f (eq. 4) with its head W (eq. 9): patch embedding f⁰, [CLS] token, positional
+/// embedding, L layers f^ℓ, then LayerNorm and a linear head on the pooled token. The same class builds the
+/// paper's ablations (<see cref="CrateVariant"/>). Input images are float32 [B, C, H, W] with H and W multiples
+/// of the patch size; a grid other than the native one interpolates the positional embedding.
+/// </summary>
+public sealed class CrateModel : nn.Module<Tensor, Tensor>
+{
+    private readonly PatchEmbedding patch_embedding;
+    private readonly Parameter cls_token;
+    private readonly Parameter pos_embedding;
+    private readonly ModuleList<CrateLayer> layers;
+    private readonly LayerNorm head_norm;
+    private readonly Linear head;
+
+    /// <summary>Builds a freshly initialised network (PyTorch's default initialisation, as the reference).</summary>
+    public CrateModel(CrateArchitecture architecture) : base(nameof(CrateModel))
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        architecture.Validate();
+        Architecture = architecture;
+        int d = architecture.EmbeddingDim;
+        patch_embedding = new PatchEmbedding(architecture.PatchSize, architecture.Channels, d);
+        cls_token = new Parameter(randn(1, 1, d));
+        pos_embedding = new Parameter(randn(1, architecture.PatchCount + 1, d));
+        layers = nn.ModuleList(Enumerable.Range(0, architecture.Depth).Select(_ => new CrateLayer(architecture)).ToArray());
+        head_norm = nn.LayerNorm(d);
+        head = nn.Linear(d, architecture.ClassCount);
+        RegisterComponents();
+    }
+
+    /// <summary>The shapes and variant this network was built with.</summary>
+    public CrateArchitecture Architecture { get; }
+
+    /// <summary>The device the parameters live on.</summary>
+    public Device Device => cls_token.device;
+
+    /// <summary>Number of scalar parameters.</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>Images [B, C, H, W] → logits [B, C].</summary>
+    public override Tensor forward(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        Tensor tokens = Embed(images);
+        foreach (CrateLayer layer in layers)
+            tokens = layer.forward(tokens);
+        return Classify(tokens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Images [B, C, H, W] → the final tokens Z^{L+1} [B, N+1, d], [CLS] first.</summary>
+    public Tensor Encode(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        Tensor tokens = Embed(images);
+        foreach (CrateLayer layer in layers)
+            tokens = layer.forward(tokens);
+        return tokens.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The f⁰ operator (Algorithm 1, lines 8-11): patch tokens with the [CLS] token prepended and the positional
+    /// embedding added, Z¹ [B, N+1, d].
+    /// </summary>
+    public Tensor Embed(Tensor images)
+    {
+        (int gridHeight, int gridWidth) = ValidateImages(images);
+        using var scope = NewDisposeScope();
+        Tensor patches = patch_embedding.forward(images);
+        Tensor cls = cls_token.expand(images.shape[0], -1, -1);
+        Tensor tokens = cat(new[] { cls, patches }, 1) + PositionalEmbeddingFor(gridHeight, gridWidth);
+        return tokens.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The patch tokens alone, f⁰ before [CLS] and positions: [B, N, d].</summary>
+    public Tensor EmbedPatches(Tensor images)
+    {
+        ValidateImages(images);
+        return patch_embedding.forward(images);
+    }
+
+    /// <summary>Tokens [B, N+1, d] → logits [B, C]: pooling, LayerNorm, linear head (eq. 9).</summary>
+    public Tensor Classify(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        Tensor pooled = Architecture.Pooling == TokenPooling.Cls ? tokens.select(1, 0) : tokens.mean(new long[] { 1 });
+        return head.forward(head_norm.forward(pooled)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The positional embedding for an h×w patch grid, [1, h·w+1, d] (bicubic when not native).</summary>
+    public Tensor PositionalEmbeddingFor(int gridHeight, int gridWidth) =>
+        PositionalEmbedding.Resize(pos_embedding, Architecture.GridHeight, Architecture.GridWidth, gridHeight, gridWidth);
+
+    /// <summary>
+    /// One forward pass that also keeps what <paramref name="request"/> asks for: per layer the attention,
+    /// the [CLS] attention maps of eq. (10), the head features, the output tokens and the ISTA sparsity.
+    /// </summary>
+    public CrateIntrospection Introspect(Tensor images, IntrospectionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var wanted = new HashSet<int>(request.Layers ?? Enumerable.Range(0, Architecture.Depth));
+        foreach (int layer in wanted)
+            if (layer < 0 || layer >= Architecture.Depth)
+                throw new ArgumentOutOfRangeException(nameof(request), layer,
+                    $"Layer index {layer} is out of range: the model has {Architecture.Depth} layers (0..{Architecture.Depth - 1}).");
+        (int gridHeight, int gridWidth) = ValidateImages(images);
+        using var scope = NewDisposeScope();
+        Tensor tokens = Embed(images);
+        var readouts = new List<LayerIntrospection>();
+        for (int l = 0; l < Architecture.Depth; l++)
+        {
+            if (wanted.Contains(l))
+            {
+                (tokens, LayerIntrospection readout) = layers[l].ForwardWithReadout(tokens, l, request);
+                readouts.Add(readout);
+            }
+            else
+            {
+                tokens = layers[l].forward(tokens);
+            }
+        }
+        Tensor logits = Classify(tokens);
+        foreach (LayerIntrospection readout in readouts) MoveOut(readout);
+        return new CrateIntrospection
+        {
+            Logits = logits.MoveToOuterDisposeScope(), Layers = readouts, GridHeight = gridHeight, GridWidth = gridWidth,
+        };
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="images"/> is a float32 [B, C, H, W] batch on this model's device, with C the
+    /// model's channels and H, W positive multiples of the patch size; returns the patch grid.
+    /// </summary>
+    public (int GridHeight, int GridWidth) ValidateImages(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        int p = Architecture.PatchSize;
+        string shape = "[" + string.Join(", ", images.shape) + "]";
+        if (images.dim() != 4)
+            throw new ArgumentException($"Images must be a [B, C, H, W] tensor; got shape {shape}.", nameof(images));
+        if (images.dtype != ScalarType.Float32)
+            throw new ArgumentException($"Images must be float32; got {images.dtype}.", nameof(images));
+        if (images.shape[0] == 0)
+            throw new ArgumentException($"The image batch is empty (shape {shape}).", nameof(images));
+        if (images.shape[1] != Architecture.Channels)
+            throw new ArgumentException($"Images have {images.shape[1]} channels; the model expects {Architecture.Channels} (shape {shape}).", nameof(images));
+        long height = images.shape[2], width = images.shape[3];
+        if (height < p || width < p)
+            throw new ArgumentException($"Images of {height}×{width} are smaller than one {p}×{p} patch.", nameof(images));
+        if (height % p != 0 || width % p != 0)
+            throw new ArgumentException($"Image size {height}×{width} is not divisible by the patch size {p}.", nameof(images));
+        if (images.device.type != Device.type || images.device.index != Device.index)
+            throw new ArgumentException($"Images are on {images.device} but the model is on {Device}.", nameof(images));
+        return ((int)(height / p), (int)(width / p));
+    }
+
+    private static void MoveOut(LayerIntrospection readout)
+    {
+        readout.Attention?.MoveToOuterDisposeScope();
+        readout.ClsAttention?.MoveToOuterDisposeScope();
+        readout.HeadFeatures?.MoveToOuterDisposeScope();
+        readout.Output?.MoveToOuterDisposeScope();
+        readout.IstaZeroFraction?.MoveToOuterDisposeScope();
+    }
+}
