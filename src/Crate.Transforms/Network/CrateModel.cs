@@ -45,17 +45,12 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
     public long ParameterCount => parameters().Sum(p => p.numel());
 
     /// <summary>Images [B, C, H, W] → logits [B, C].</summary>
-    public override Tensor forward(Tensor images)
-    {
-        using var scope = NewDisposeScope();
-        Tensor tokens = Embed(images);
-        foreach (CrateLayer layer in layers)
-            tokens = layer.forward(tokens);
-        return Classify(tokens).MoveToOuterDisposeScope();
-    }
+    public override Tensor forward(Tensor images) => InCpuMicroBatches(images, batch => Classify(EncodeBatch(batch)));
 
     /// <summary>Images [B, C, H, W] → the final tokens Z^{L+1} [B, N+1, d], [CLS] first.</summary>
-    public Tensor Encode(Tensor images)
+    public Tensor Encode(Tensor images) => InCpuMicroBatches(images, EncodeBatch);
+
+    private Tensor EncodeBatch(Tensor images)
     {
         using var scope = NewDisposeScope();
         Tensor tokens = Embed(images);
@@ -63,6 +58,30 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
             tokens = layer.forward(tokens);
         return tokens.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Runs <paramref name="pass"/> over slices of the batch on the CPU, so that no activation exceeds
+    /// <see cref="CpuActivationBudgetBytes"/>. Above glibc's 32 MiB mmap ceiling every new tensor is fresh
+    /// mapped memory, and page-faulting it costs more than the arithmetic: measured on CRATE-S/8, batch 32 ran
+    /// at 60% of the matrix-product rate against 83% for batch 1 (docs/performance.md). A GPU takes the batch whole.
+    /// </summary>
+    private Tensor InCpuMicroBatches(Tensor images, Func<Tensor, Tensor> pass)
+    {
+        (int gridHeight, int gridWidth) = ValidateImages(images);
+        long widest = Math.Max(Architecture.EmbeddingDim, Architecture.InnerDim);
+        if (Architecture.Variant is CrateVariant.ViT or CrateVariant.CrateMlp)
+            widest = Math.Max(widest, (long)Architecture.MlpRatio * Architecture.EmbeddingDim);
+        long bytesPerImage = ((long)gridHeight * gridWidth + 1) * widest * sizeof(float);
+        long slice = Math.Max(1, CpuActivationBudgetBytes / bytesPerImage);
+        if (images.device_type != DeviceType.CPU || images.shape[0] <= slice)
+            return pass(images);
+        using var scope = NewDisposeScope();
+        Tensor[] outputs = images.split(slice).Select(pass).ToArray();
+        return cat(outputs, 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Largest activation one CPU micro-batch may make, in bytes (see <see cref="InCpuMicroBatches"/>).</summary>
+    private const long CpuActivationBudgetBytes = 8L << 20;
 
     /// <summary>
     /// The f⁰ operator (Algorithm 1, lines 8-11): patch tokens with the [CLS] token prepended and the positional

@@ -75,6 +75,25 @@ public sealed class CrateModelTests
     }
 
     [TestMethod]
+    public void LargeCpuBatchesSplitIntoMicroBatchesGiveTheWholeBatchResult()
+    {
+        // 2049 tokens of width 1024 are 8.4 MB per image, over the 8 MiB activation budget: one image per slice.
+        var architecture = new CrateArchitecture
+        {
+            EmbeddingDim = 1024, Depth = 1, Heads = 4, HeadDim = 256, PatchSize = 2, ImageHeight = 64, ImageWidth = 128, ClassCount = 3,
+        };
+        using var model = new CrateModel(architecture);
+        model.eval();
+        using var _ = no_grad();
+        using Tensor images = randn(3, 3, 64, 128);
+        using Tensor sliced = model.forward(images);
+        using CrateIntrospection whole = model.Introspect(images, new IntrospectionRequest { ClsAttention = false, Sparsity = false });
+        Assert.IsLessThan(1e-4, (sliced - whole.Logits).abs().max().item<float>());
+        using Tensor second = model.forward(images.narrow(0, 1, 1));
+        Assert.IsLessThan(1e-4, (sliced.narrow(0, 1, 1) - second).abs().max().item<float>(), "slices keep their order");
+    }
+
+    [TestMethod]
     public void MeanPoolingAveragesAllTokensClsIncluded()
     {
         using var model = new CrateModel(Small(pooling: TokenPooling.Mean));

@@ -1,0 +1,99 @@
+// Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
+// Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
+// Prints a Markdown table for docs/performance.md.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Crate.Transforms;
+using Crate.Transforms.Network;
+using TorchSharp;
+using static TorchSharp.torch;
+
+var device = ComputeDevice.Cpu;
+bool quick = false;
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
+    else if (args[i] == "--quick") quick = true;
+    else { Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick]"); return 2; }
+}
+Device target = ComputeDeviceSelector.Resolve(device, out string reason);
+TimeSpan budget = TimeSpan.FromSeconds(quick ? 1 : 4);
+Console.WriteLine($"# Crate.Benchmarks — {DateTime.UtcNow:yyyy-MM-dd}, {RuntimeInformation.OSDescription}, " +
+    $"{Environment.ProcessorCount} logical cores, torch threads {get_num_threads()}, device {target} ({reason})");
+Console.WriteLine();
+
+using var noGrad = no_grad();
+
+// Baseline: a large float32 matrix product, the best rate the BLAS reaches here.
+const int MatrixSide = 2048;
+double matmulFlops = 2.0 * MatrixSide * MatrixSide * MatrixSide;
+double matmulSeconds;
+using (Tensor a = randn(MatrixSide, MatrixSide, device: target), b = randn(MatrixSide, MatrixSide, device: target))
+    matmulSeconds = BestSeconds(() => { using Tensor c = a.matmul(b); Synchronize(c); }, budget);
+double matmulGflops = matmulFlops / matmulSeconds / 1e9;
+Console.WriteLine($"Matrix product {MatrixSide}³ float32: {matmulGflops:F1} GFLOP/s (the baseline)");
+Console.WriteLine();
+
+// ISTA: the two-product form against the reference's three products, at CRATE-S shapes.
+using (var ista = new Ista(576, 0.1, 0.1, softThreshold: false).to(target))
+using (Tensor x = randn(32, 197, 576, device: target))
+{
+    Tensor dictionary = ista.Dictionary;
+    double twoProducts = BestSeconds(() => { using Tensor y = ista.forward(x); Synchronize(y); }, budget);
+    double threeProducts = BestSeconds(() =>
+    {
+        using var scope = NewDisposeScope();
+        Tensor y = nn.functional.relu(x + 0.1 * (x.matmul(dictionary) - x.matmul(dictionary.t()).matmul(dictionary)) - 0.01);
+        Synchronize(y);
+    }, budget);
+    using Tensor ours = ista.forward(x);
+    using Tensor reference = nn.functional.relu(x + 0.1 * (x.matmul(dictionary) - x.matmul(dictionary.t()).matmul(dictionary)) - 0.01);
+    Console.WriteLine($"ISTA [32×197×576]: two products {twoProducts * 1000:F1} ms, three products {threeProducts * 1000:F1} ms " +
+        $"(speed-up {threeProducts / twoProducts:F2}×, max difference {(ours - reference).abs().max().item<float>():E1})");
+    Console.WriteLine();
+}
+
+Console.WriteLine("| model | image | batch | images/s | GFLOP/image | GFLOP/s | share of matmul rate |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
+foreach ((string name, CrateArchitecture architecture) in new[]
+{
+    ("CRATE-T/16", CrateArchitecture.Tiny()),
+    ("CRATE-S/16", CrateArchitecture.Small()),
+    ("CRATE-S/8", CrateArchitecture.Small(patchSize: 8)),
+})
+{
+    using var model = new CrateModel(architecture).to(target);
+    model.eval();
+    double flopsPerImage = CrateFlops.ForwardPerImage(architecture, 224, 224);
+    foreach (int batch in new[] { 1, 32 })
+    {
+        using Tensor images = randn(batch, 3, 224, 224, device: target);
+        double seconds = BestSeconds(() => { using Tensor logits = model.forward(images); Synchronize(logits); }, budget);
+        double imagesPerSecond = batch / seconds;
+        double gflops = flopsPerImage * imagesPerSecond / 1e9;
+        Console.WriteLine($"| {name} | 224 | {batch} | {imagesPerSecond:F1} | {flopsPerImage / 1e9:F2} | {gflops:F1} | {gflops / matmulGflops:P0} |");
+    }
+}
+return 0;
+
+// The fastest of repeated runs after a warm-up: the least disturbed measurement of the code itself.
+static double BestSeconds(Action run, TimeSpan budget)
+{
+    run();
+    double best = double.MaxValue;
+    var total = Stopwatch.StartNew();
+    int runs = 0;
+    while (runs < 3 || total.Elapsed < budget)
+    {
+        var clock = Stopwatch.StartNew();
+        run();
+        best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        runs++;
+    }
+    return best;
+}
+
+static void Synchronize(Tensor t)
+{
+    if (t.device.type == DeviceType.CUDA) cuda.synchronize();
+}
