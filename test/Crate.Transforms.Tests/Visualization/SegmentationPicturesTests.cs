@@ -1,0 +1,82 @@
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Visualization;
+using Microsoft.ML.Data;
+
+namespace Crate.Transforms.Tests.Visualization;
+
+[TestClass]
+public sealed class SegmentationPicturesTests
+{
+    // An 8×8 mid-grey image.
+    private static ImagePixels Grey() => new(8, 8, Enumerable.Repeat(0.5f, 3 * 64).ToArray());
+
+    private static (byte R, byte G, byte B) Pixel(MLImage image, int x, int y)
+    {
+        ReadOnlySpan<byte> p = image.Pixels;
+        int o = 4 * (y * image.Width + x);
+        return image.PixelFormat == MLPixelFormat.Bgra32 ? (p[o + 2], p[o + 1], p[o]) : (p[o], p[o + 1], p[o + 2]);
+    }
+
+    [TestMethod]
+    public void PcaMapPaintsEachPatchItsColourAndSurvivesPng()
+    {
+        // 1×2 grid: left patch pure red, right patch (0, 0.5, 1).
+        float[] rgb = [1, 0, 0, 0.5f, 0, 1];
+        using MLImage map = SegmentationPictures.PcaMap(rgb, 1, 2, scale: 4);
+        Assert.AreEqual(8, map.Width);
+        Assert.AreEqual(4, map.Height);
+        Assert.AreEqual(((byte)255, (byte)0, (byte)0), Pixel(map, 1, 2));
+        Assert.AreEqual(((byte)0, (byte)128, (byte)255), Pixel(map, 6, 1));
+        string path = Path.Combine(Path.GetTempPath(), $"crate-pca-{Guid.NewGuid():N}.png");
+        try
+        {
+            map.Save(path);
+            using MLImage back = MLImage.CreateFromFile(path);
+            for (int y = 0; y < 4; y++)
+                for (int x = 0; x < 8; x++)
+                    Assert.AreEqual(Pixel(map, x, y), Pixel(back, x, y), $"pixel ({x}, {y})");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void MaskOverlayOutlinesTheMaskAndTintsItsInside()
+    {
+        // A 4×4 block in the middle of the 8×8 image.
+        var mask = new bool[64];
+        for (int y = 2; y < 6; y++)
+            for (int x = 2; x < 6; x++) mask[y * 8 + x] = true;
+        using MLImage overlay = SegmentationPictures.MaskOverlay(Grey(), mask, 8, 8, opacity: 0.5f);
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(overlay, 2, 3), "outline in the first palette colour");
+        // Inside: half grey (0.5), half (0.9, 0.1, 0.1) → (0.7, 0.3, 0.3).
+        Assert.AreEqual(((byte)179, (byte)77, (byte)77), Pixel(overlay, 3, 3));
+        Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(overlay, 0, 0), "outside is untouched");
+    }
+
+    [TestMethod]
+    public void HeatmapBlendsTheHottestPatchYellowAndTheColdestPurple()
+    {
+        float[] map = [0, 1, 0.5f, 0.5f]; // 2×2 grid
+        using MLImage heat = SegmentationPictures.Heatmap(Grey(), map, 2, 2, opacity: 1);
+        Assert.AreEqual(((byte)252, (byte)232, (byte)36), Pixel(heat, 6, 1), "top-right patch is the maximum");
+        Assert.AreEqual(((byte)69, (byte)0, (byte)84), Pixel(heat, 1, 1), "top-left patch is the minimum");
+        using MLImage grid = SegmentationPictures.HeadGrid(Grey(), [.. map, .. map, .. map], 3, 2, 2, columns: 2);
+        Assert.AreEqual(2 * 8 + 2, grid.Width);
+        Assert.AreEqual(2 * 8 + 2, grid.Height);
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SegmentationPictures.Heatmap(Grey(), map, 3, 2)).Message, "[3, 2]");
+    }
+
+    [TestMethod]
+    public void BoxesAreDrawnAroundTheirMasks()
+    {
+        var mask = new bool[64];
+        mask[3 * 8 + 4] = true;
+        using MLImage picture = SegmentationPictures.MasksWithBoxes(Grey(), [mask], [(1, 1, 6, 5)]);
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(picture, 1, 3), "left edge of the box");
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(picture, 6, 5), "bottom-right corner of the box");
+        Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(picture, 3, 3), "inside the box, outside the mask");
+    }
+}
