@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms;
@@ -18,6 +19,16 @@ public enum ComputeDevice
 /// <summary>Turns a <see cref="ComputeDevice"/> choice into a TorchSharp device, with the reason for it.</summary>
 public static class ComputeDeviceSelector
 {
+    /// <summary>Moves <paramref name="model"/> to the chosen device in evaluation mode, ready for inference.</summary>
+    public static Network.CrateModel PlaceForInference(Network.CrateModel model, ComputeDevice choice, out Device device)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        device = Resolve(choice, out _);
+        Network.CrateModel placed = model.to(device);
+        placed.eval();
+        return placed;
+    }
+
     /// <summary>Resolves the choice; <paramref name="reason"/> says why this device (for the log).</summary>
     public static Device Resolve(ComputeDevice choice, out string reason)
     {

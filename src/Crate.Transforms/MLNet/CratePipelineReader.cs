@@ -39,6 +39,10 @@ public sealed class CratePipelineReader
         return copy.ToArray();
     }
 
+    /// <summary>Reads what <see cref="CratePipelineWriter.WriteNetworkAndOptions{TOptions}"/> wrote.</summary>
+    public (CrateModel Network, TOptions Options) ReadNetworkAndOptions<TOptions>(Device? device = null) =>
+        (ReadNetwork(ReadJson<string>(CratePipelineWriter.NetworkEntry), device), ReadJson<TOptions>(CratePipelineWriter.OptionsEntry));
+
     /// <summary>The network stored under <paramref name="id"/>, on <paramref name="device"/> (CPU when null).</summary>
     public CrateModel ReadNetwork(string id, Device? device = null)
     {

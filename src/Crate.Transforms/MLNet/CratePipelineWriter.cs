@@ -37,6 +37,16 @@ public sealed class CratePipelineWriter
         stream.Write(bytes);
     }
 
+    /// <summary>Stores a transformer's options and a reference to its network: what most transformers are made of.</summary>
+    public void WriteNetworkAndOptions<TOptions>(CrateModel network, TOptions options)
+    {
+        WriteJson(OptionsEntry, options);
+        WriteJson(NetworkEntry, WriteNetwork(network));
+    }
+
+    internal const string OptionsEntry = "options.json";
+    internal const string NetworkEntry = "network.json";
+
     /// <summary>Stores the network (once per pipeline file) and returns the id to read it back by.</summary>
     public string WriteNetwork(CrateModel network)
     {

@@ -121,15 +121,14 @@ public sealed class CrateAttentionTransformer : CrateReadoutTransformer<Attentio
     public override void SaveTo(CratePipelineWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteJson("options.json", AttentionOptions);
-        writer.WriteJson("network.json", writer.WriteNetwork(Model));
+        writer.WriteNetworkAndOptions(Model, AttentionOptions);
     }
 
     /// <summary>Reads a transform written by <see cref="SaveTo"/>.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new CrateAttentionTransformer(reader.ReadNetwork(reader.ReadJson<string>("network.json")),
-            reader.ReadJson<CrateAttentionOptions>("options.json"));
+        (CrateModel network, CrateAttentionOptions options) = reader.ReadNetworkAndOptions<CrateAttentionOptions>();
+        return new CrateAttentionTransformer(network, options);
     }
 }

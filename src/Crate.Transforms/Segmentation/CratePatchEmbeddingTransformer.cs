@@ -61,15 +61,14 @@ public sealed class CratePatchEmbeddingTransformer : CrateReadoutTransformer<flo
     public override void SaveTo(CratePipelineWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteJson("options.json", PatchOptions);
-        writer.WriteJson("network.json", writer.WriteNetwork(Model));
+        writer.WriteNetworkAndOptions(Model, PatchOptions);
     }
 
     /// <summary>Reads a transform written by <see cref="SaveTo"/>.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new CratePatchEmbeddingTransformer(reader.ReadNetwork(reader.ReadJson<string>("network.json")),
-            reader.ReadJson<CratePatchEmbeddingOptions>("options.json"));
+        (CrateModel network, CratePatchEmbeddingOptions options) = reader.ReadNetworkAndOptions<CratePatchEmbeddingOptions>();
+        return new CratePatchEmbeddingTransformer(network, options);
     }
 }

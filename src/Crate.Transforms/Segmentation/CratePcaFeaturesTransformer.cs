@@ -229,16 +229,15 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<(float
     public override void SaveTo(CratePipelineWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteJson("options.json", PcaOptions);
+        writer.WriteNetworkAndOptions(Model, PcaOptions);
         writer.WriteJson("basis.json", Basis);
-        writer.WriteJson("network.json", writer.WriteNetwork(Model));
     }
 
     /// <summary>Reads a transform written by <see cref="SaveTo"/>, with its fitted basis.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new CratePcaFeaturesTransformer(reader.ReadNetwork(reader.ReadJson<string>("network.json")),
-            reader.ReadJson<CratePcaFeaturesOptions>("options.json"), reader.ReadJson<PcaBasis>("basis.json"));
+        (CrateModel network, CratePcaFeaturesOptions options) = reader.ReadNetworkAndOptions<CratePcaFeaturesOptions>();
+        return new CratePcaFeaturesTransformer(network, options, reader.ReadJson<PcaBasis>("basis.json"));
     }
 }

@@ -34,9 +34,7 @@ public abstract class CrateReadoutTransformer<TResult> : NetworkTransformer<Imag
                 $"The network input {ImageWidth}×{ImageHeight} must be positive multiples of the patch size {p}.", nameof(options));
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
         Options = options;
-        device = ComputeDeviceSelector.Resolve(options.Device, out _);
-        Model = model.to(device);
-        Model.eval();
+        Model = ComputeDeviceSelector.PlaceForInference(model, options.Device, out device);
     }
 
     /// <summary>The network read.</summary>

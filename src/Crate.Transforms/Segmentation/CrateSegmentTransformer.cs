@@ -206,16 +206,15 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMas
     public override void SaveTo(CratePipelineWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteJson("options.json", SegmentOptions);
+        writer.WriteNetworkAndOptions(Model, SegmentOptions);
         writer.WriteJson("heads.json", heads);
-        writer.WriteJson("network.json", writer.WriteNetwork(Model));
     }
 
     /// <summary>Reads a transform written by <see cref="SaveTo"/>, with its calibrated heads.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return new CrateSegmentTransformer(reader.ReadNetwork(reader.ReadJson<string>("network.json")),
-            reader.ReadJson<CrateSegmentOptions>("options.json"), reader.ReadJson<int[]>("heads.json"));
+        (CrateModel network, CrateSegmentOptions options) = reader.ReadNetworkAndOptions<CrateSegmentOptions>();
+        return new CrateSegmentTransformer(network, options, reader.ReadJson<int[]>("heads.json"));
     }
 }
