@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using Crate.Trainers.Augmentation;
+using Crate.Trainers.Optimization;
+using Crate.Transforms;
+using Crate.Transforms.Checkpoints;
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Network;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Image;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Crate.Trainers;
+
+/// <summary>
+/// Trains a CRATE classifier (eq. 9: softmax cross-entropy on the [CLS] token) on labelled images and returns a
+/// <see cref="CrateClassifierTransformer"/>. Created by <c>mlContext.MulticlassClassification.Trainers.Crate(options)</c>.
+/// </summary>
+public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
+{
+    private readonly IHost host;
+    private readonly CrateTrainerOptions options;
+
+    internal CrateTrainer(IHostEnvironment environment, CrateTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        this.options = options ?? throw new ArgumentNullException(nameof(options));
+        host = environment.Register(nameof(CrateTrainer));
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        SchemaShape.Column label = inputSchema.FirstOrDefault(c => c.Name == options.LabelColumnName);
+        if (label.Name is null)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The input has no label column '{options.LabelColumnName}'.");
+        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
+            throw new ArgumentException(
+                $"Label column '{options.LabelColumnName}' is {label.ItemType}, not a key: map it with mlContext.Transforms.Conversion.MapValueToKey first.",
+                nameof(inputSchema));
+        SchemaShape.Column image = inputSchema.FirstOrDefault(c => c.Name == options.ImageColumnName);
+        bool isImage = image.ItemType is ImageDataViewType && image.Kind == SchemaShape.Column.VectorKind.Scalar;
+        bool isVector = image.ItemType is NumberDataViewType { RawType: var raw } && raw == typeof(float) && image.Kind == SchemaShape.Column.VectorKind.Vector;
+        if (image.Name is null || !(isImage || isVector))
+            throw new ArgumentException(
+                $"Image column '{options.ImageColumnName}' must be an image (MLImage) or a float vector shaped [3, H, W]" +
+                (image.Name is null ? ", and the input has no such column." : $"; it is {image.ItemType}."), nameof(inputSchema));
+
+        var scoreAnnotations = new SchemaShape([MLNetInternals.Column("SlotNames", SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false)]);
+        SchemaShape.Column keyValues = label.Annotations.FirstOrDefault(c => c.Name == "KeyValues");
+        var labelAnnotations = new SchemaShape(keyValues.Name is null ? [] : [keyValues]);
+        var columns = inputSchema.Where(c => c.Name != options.ScoreColumnName && c.Name != options.PredictedLabelColumnName).ToList();
+        columns.Add(MLNetInternals.Column(options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreAnnotations));
+        columns.Add(MLNetInternals.Column(options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, labelAnnotations));
+        return new SchemaShape(columns);
+    }
+
+    /// <inheritdoc />
+    public CrateClassifierTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        options.Validate();
+        using IChannel channel = host.Start("Training");
+        (DataViewSchema.Column label, int classCount) = CheckInput(input.Schema, "training data");
+        long rows = CountRows(input);
+        if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+        long validationRows = 0;
+        if (options.ValidationSet is IDataView validation)
+        {
+            CheckInput(validation.Schema, "validation set");
+            validationRows = CountRows(validation);
+            if (validationRows == 0) throw new ArgumentException("The validation set has no rows.", nameof(input));
+        }
+        Device device = ComputeDeviceSelector.Resolve(options.Device, out string reason);
+        Info(channel, $"Device {device}: {reason}");
+
+        CrateModel model = CreateModel(classCount, channel).to(device);
+        var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Info(channel, msg));
+        run.Train(input);
+        model.eval();
+
+        var settings = new CrateClassifierSettings
+        {
+            ImageColumnName = options.ImageColumnName,
+            ScoreColumnName = options.ScoreColumnName,
+            PredictedLabelColumnName = options.PredictedLabelColumnName,
+            ImageHeight = options.ImageHeight,
+            ImageWidth = options.ImageWidth,
+            Normalization = options.Normalization,
+            BatchSize = options.InferenceBatchSize,
+            Device = options.Device,
+            Labels = LabelKeyValues.Of(label, classCount),
+        };
+        return new CrateClassifierTransformer(model, settings);
+    }
+
+    private (DataViewSchema.Column Label, int ClassCount) CheckInput(DataViewSchema schema, string what)
+    {
+        DataViewSchema.Column label = schema.GetColumnOrNull(options.LabelColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(schema), options.LabelColumnName,
+                $"The {what} has no label column '{options.LabelColumnName}'.");
+        if (label.Type is not KeyDataViewType key || key.RawType != typeof(uint))
+            throw new ArgumentException(
+                $"Label column '{label.Name}' of the {what} is {label.Type}, not a key: map it with mlContext.Transforms.Conversion.MapValueToKey first.",
+                nameof(schema));
+        if (key.Count < 2)
+            throw new ArgumentException($"Label column '{label.Name}' has {key.Count} class; a classifier needs at least two.", nameof(schema));
+        if (key.Count > int.MaxValue) throw new ArgumentException($"Label column '{label.Name}' has too many classes ({key.Count}).", nameof(schema));
+        ImageColumn.Find(schema, options.ImageColumnName, options.ImageHeight, options.ImageWidth);
+        return (label, (int)key.Count);
+    }
+
+    private static long CountRows(IDataView data)
+    {
+        if (data.GetRowCount() is long known) return known;
+        long count = 0;
+        using DataViewRowCursor cursor = data.GetRowCursor([]);
+        while (cursor.MoveNext()) count++;
+        return count;
+    }
+
+    private CrateModel CreateModel(int classCount, IChannel channel)
+    {
+        torch.manual_seed(options.Seed);
+        CrateArchitecture wanted = options.ToArchitecture(classCount);
+        if (options.InitialWeightsPath is not string path)
+            return new CrateModel(wanted);
+        CrateModel loaded = IsSafeTensors(path)
+            ? CrateModelFile.Load(path)
+            : CrateCheckpointImporter.Import(path, new CheckpointImportOptions
+            {
+                Heads = options.InitialWeightsHeads ?? wanted.Heads,
+                Strict = true,
+            });
+        CrateArchitecture found = loaded.Architecture;
+        if (found.EmbeddingDim != wanted.EmbeddingDim || found.Depth != wanted.Depth || found.Heads != wanted.Heads
+            || found.HeadDim != wanted.HeadDim || found.PatchSize != wanted.PatchSize || found.Variant != wanted.Variant)
+            throw new InvalidDataException(
+                $"The initial weights '{path}' hold a {Describe(found)} backbone, but the options ask for {Describe(wanted)}.");
+        // The positional embedding is resized to the options' image size, and a head of the new class count replaces
+        // the old one when they differ (the fine-tuning setting of the paper's Table 3).
+        CrateModel model = new CrateModel(wanted);
+        using (no_grad())
+        {
+            Dictionary<string, Tensor> source = loaded.state_dict();
+            foreach ((string name, Tensor target) in model.state_dict())
+            {
+                if (name == "pos_embedding")
+                    target.copy_(PositionalEmbedding.Resize(source[name], found.GridHeight, found.GridWidth, wanted.GridHeight, wanted.GridWidth));
+                else if (!(IsHead(name) && found.ClassCount != classCount))
+                    target.copy_(source[name]);
+            }
+        }
+        Info(channel, $"Started from '{path}'" + (found.ClassCount != classCount ? $"; new head of {classCount} classes." : "."));
+        loaded.Dispose();
+        return model;
+    }
+
+    internal static bool IsHead(string parameterName) => parameterName.StartsWith("head.", StringComparison.Ordinal);
+
+    private static bool IsSafeTensors(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
+
+    private static string Describe(CrateArchitecture a) =>
+        $"{a.Variant} d {a.EmbeddingDim}, depth {a.Depth}, {a.Heads} heads of {a.HeadDim}, patch {a.PatchSize}";
+
+    private static void Info(IChannel channel, string message) => channel.Info(MessageSensitivity.None, message);
+}

@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using Crate.Trainers.Augmentation;
+using Crate.Trainers.Optimization;
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Network;
+using Microsoft.ML;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Crate.Trainers;
+
+/// <summary>
+/// One training run: epochs of shuffled, augmented batches through the network with the chosen optimizer and
+/// schedule, validation and early stopping, progress reports, checkpoints, resumption and cancellation.
+/// Everything random is derived from (seed, epoch, row), so a resumed run on the CPU ends with the same weights
+/// as an uninterrupted one.
+/// </summary>
+internal sealed class TrainingRun
+{
+    private readonly CrateTrainerOptions options;
+    private readonly CrateModel model;
+    private readonly int classCount;
+    private readonly long rows;
+    private readonly long validationRows;
+    private readonly Device device;
+    private readonly Action<string> log;
+    private readonly ImageBatchStream stream;
+    private readonly CrateOptimizer optimizer;
+    private readonly LearningRateSchedule schedule;
+    private readonly ImageAugmenter? augmenter;
+    private readonly Parameter[] trained;
+    private readonly int stepsPerEpoch;
+
+    public TrainingRun(CrateTrainerOptions options, CrateModel model, int classCount, long rows, long validationRows, Device device, Action<string> log)
+    {
+        this.validationRows = validationRows;
+        this.options = options;
+        this.model = model;
+        this.classCount = classCount;
+        this.rows = rows;
+        this.device = device;
+        this.log = log;
+        stream = new ImageBatchStream(classCount, options);
+        // Freezing the backbone leaves only the head's LayerNorm and linear map to train.
+        trained = model.named_parameters()
+            .Where(p => !options.FreezeBackbone || p.name.StartsWith("head", StringComparison.Ordinal))
+            .Select(p => p.parameter).ToArray();
+        if (options.FreezeBackbone)
+            foreach ((string name, Parameter parameter) in model.named_parameters())
+                parameter.requires_grad = name.StartsWith("head", StringComparison.Ordinal);
+        optimizer = options.Optimizer == CrateOptimizerKind.Lion
+            ? new LionOptimizer(trained, options.EffectiveLearningRate, options.EffectiveWeightDecay)
+            : new AdamWOptimizer(trained, options.EffectiveLearningRate, options.EffectiveWeightDecay);
+        schedule = new LearningRateSchedule(options.WarmupEpochs, options.Epochs);
+        augmenter = options.RandomResizedCrop || options.HorizontalFlip
+            ? new ImageAugmenter(new AugmentationOptions { RandomResizedCrop = options.RandomResizedCrop, HorizontalFlip = options.HorizontalFlip },
+                (ulong)options.Seed)
+            : null;
+        stepsPerEpoch = (int)((rows + options.BatchSize - 1) / options.BatchSize);
+    }
+
+    /// <summary>Seconds the network waited for data over the run.</summary>
+    public double DataWaitSeconds => stream.WaitSeconds;
+
+    /// <summary>Seconds the run took.</summary>
+    public double TotalSeconds { get; private set; }
+
+    public void Train(IDataView data)
+    {
+        int firstEpoch = 0, skipSteps = 0;
+        long step = 0;
+        double? bestAccuracy = null;
+        int sinceBest = 0;
+        Dictionary<string, Tensor>? bestWeights = null;
+        if (options.ResumeFrom is string resume)
+        {
+            var (state, weights, optimizerState, best) = TrainingCheckpoint.Read(resume);
+            if (state.Architecture != model.Architecture)
+                throw new InvalidDataException($"The checkpoint '{resume}' holds a network of another architecture than the options describe.");
+            using (no_grad())
+                foreach ((string name, Tensor target) in model.state_dict()) target.copy_(weights[name]);
+            optimizer.LoadStateDict(optimizerState);
+            (firstEpoch, skipSteps, step, bestAccuracy, sinceBest, bestWeights) =
+                (state.CompletedEpochs, state.StepsIntoEpoch, state.GlobalStep, state.BestAccuracy, state.EpochsSinceBest, best);
+            log($"Resumed from '{resume}' at epoch {firstEpoch + 1}, step {step}.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        long imagesSeen = 0;
+        for (int epoch = firstEpoch; epoch < options.Epochs; epoch++)
+        {
+            model.train();
+            if (options.Schedule == ScheduleGranularity.PerEpoch)
+                optimizer.LearningRate = options.EffectiveLearningRate * schedule.Factor(epoch);
+            int[] order = WindowedShuffle.Order(checked((int)rows), options.ShuffleWindow, SplitMix64.For((ulong)options.Seed, epoch, -1));
+            int currentEpoch = epoch;
+            Func<ImageBatch, ImageBatch>? augment = augmenter is null ? null
+                : batch => batch with { Images = Replace(batch.Images, augmenter.Apply(batch.Images, currentEpoch, batch.FirstRow)) };
+            var window = new Window();
+            int stepInEpoch = skipSteps;
+            foreach (ImageBatch batch in stream.Read(data, order, options.BatchSize, skipSteps, augment, CancellationToken.None))
+            {
+                int count = batch.Count;
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    if (options.Schedule == ScheduleGranularity.PerStep)
+                        optimizer.LearningRate = options.EffectiveLearningRate * schedule.FactorAt(step, stepsPerEpoch);
+                    Tensor images = batch.Images.to(device), labels = batch.Labels.to(device);
+                    Tensor logits = model.forward(images);
+                    Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
+                    optimizer.ZeroGrad();
+                    loss.backward();
+                    if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm);
+                    optimizer.Step();
+                    window.Add(loss.item<float>(), logits.argmax(-1).eq(labels).sum().item<long>(), count);
+                }
+                step++;
+                stepInEpoch++;
+                imagesSeen += count;
+                if (stepInEpoch % options.LogEverySteps == 0 && stepInEpoch < stepsPerEpoch)
+                    Report(epoch, step, window, null, clock, imagesSeen, isEpochEnd: false);
+                if (options.Cancellation.IsCancellationRequested)
+                {
+                    SaveCheckpoint($"cancelled-step-{step:D7}", epoch, stepInEpoch, step, bestAccuracy, sinceBest, bestWeights);
+                    log($"Cancelled after step {step}.");
+                    TotalSeconds = clock.Elapsed.TotalSeconds;
+                    return;
+                }
+            }
+            skipSteps = 0;
+
+            double? accuracy = options.ValidationSet is null ? null : Evaluate(options.ValidationSet, validationRows);
+            bool stop = false;
+            if (accuracy is double current)
+            {
+                if (bestAccuracy is null || current > bestAccuracy)
+                {
+                    bestAccuracy = current;
+                    sinceBest = 0;
+                    DisposeAll(bestWeights);
+                    bestWeights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                }
+                else if (++sinceBest >= options.EarlyStoppingPatience)
+                {
+                    stop = true;
+                }
+            }
+            Report(epoch, step, window, accuracy, clock, imagesSeen, isEpochEnd: true);
+            if ((epoch + 1) % options.CheckpointEveryEpochs == 0 || epoch + 1 == options.Epochs || stop)
+                SaveCheckpoint($"epoch-{epoch + 1:D4}", epoch + 1, 0, step, bestAccuracy, sinceBest, bestWeights);
+            if (stop)
+            {
+                log($"Early stop after epoch {epoch + 1}: no better validation accuracy for {sinceBest} epochs (best {bestAccuracy:P2}).");
+                break;
+            }
+        }
+        if (bestWeights is not null)
+        {
+            using (no_grad())
+                foreach ((string name, Tensor target) in model.state_dict()) target.copy_(bestWeights[name]);
+            DisposeAll(bestWeights);
+        }
+        TotalSeconds = clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Accuracy of the current network on <paramref name="data"/> (<paramref name="count"/> rows, in order), without augmentation.</summary>
+    private double Evaluate(IDataView data, long count)
+    {
+        model.eval();
+        long correct = 0, total = 0;
+        using (no_grad())
+        {
+            foreach (ImageBatch batch in stream.Read(data, Enumerable.Range(0, checked((int)count)).ToArray(), options.InferenceBatchSize, 0, null, CancellationToken.None))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    Tensor predicted = model.forward(batch.Images.to(device)).argmax(-1).cpu();
+                    correct += predicted.eq(batch.Labels).sum().item<long>();
+                    total += batch.Count;
+                }
+            }
+        }
+        model.train();
+        return (double)correct / total;
+    }
+
+    private void Report(int epoch, long step, Window window, double? validation, Stopwatch clock, long imagesSeen, bool isEpochEnd)
+    {
+        double elapsed = clock.Elapsed.TotalSeconds;
+        double imagesPerSecond = window.ImagesPerSecond();
+        long remainingImages = (long)(options.Epochs - epoch) * rows - (isEpochEnd ? rows : window.EpochImages);
+        var eta = TimeSpan.FromSeconds(imagesSeen > 0 ? Math.Max(0, remainingImages) * elapsed / imagesSeen : 0);
+        var progress = new CrateTrainingProgress(epoch + 1, step, stepsPerEpoch, window.MeanLoss, window.Accuracy, validation,
+            optimizer.LearningRate, imagesPerSecond, eta, isEpochEnd);
+        log($"Epoch {progress.Epoch}/{options.Epochs} step {step}: loss {progress.Loss:F4}, train accuracy {progress.TrainAccuracy:P1}" +
+            (validation is double v ? $", validation accuracy {v:P1}" : "") +
+            $", lr {progress.LearningRate:G3}, {imagesPerSecond:F0} images/s, ETA {eta:hh\\:mm\\:ss}");
+        options.Progress?.Invoke(progress);
+        window.Restart();
+    }
+
+    private void SaveCheckpoint(string name, int completedEpochs, int stepsIntoEpoch, long step, double? best, int sinceBest,
+        Dictionary<string, Tensor>? bestWeights)
+    {
+        if (options.CheckpointDirectory is not string directory) return;
+        string path = Path.Combine(directory, name + ".safetensors");
+        TrainingCheckpoint.Write(path, model, optimizer.StateDict(), bestWeights, new TrainingCheckpoint
+        {
+            CompletedEpochs = completedEpochs, StepsIntoEpoch = stepsIntoEpoch, GlobalStep = step, BestAccuracy = best,
+            EpochsSinceBest = sinceBest, Architecture = model.Architecture,
+        });
+        log($"Checkpoint written: {path}");
+    }
+
+    private static Tensor Replace(Tensor old, Tensor replacement)
+    {
+        if (!ReferenceEquals(old, replacement)) old.Dispose();
+        return replacement;
+    }
+
+    private static void DisposeAll(Dictionary<string, Tensor>? tensors)
+    {
+        if (tensors is null) return;
+        foreach (Tensor t in tensors.Values) t.Dispose();
+    }
+
+    /// <summary>Running loss, accuracy and speed since the last report.</summary>
+    private sealed class Window
+    {
+        private double lossSum;
+        private long correct, images, steps;
+        private Stopwatch clock = Stopwatch.StartNew();
+
+        public long EpochImages { get; private set; }
+
+        public double MeanLoss => steps == 0 ? double.NaN : lossSum / steps;
+
+        public double Accuracy => images == 0 ? double.NaN : (double)correct / images;
+
+        public void Add(double loss, long right, int count)
+        {
+            lossSum += loss;
+            correct += right;
+            images += count;
+            EpochImages += count;
+            steps++;
+        }
+
+        public double ImagesPerSecond() => images / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+
+        public void Restart()
+        {
+            lossSum = 0;
+            correct = images = steps = 0;
+            clock = Stopwatch.StartNew();
+        }
+    }
+}

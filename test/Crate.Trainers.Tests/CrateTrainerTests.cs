@@ -1,0 +1,142 @@
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Network;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace Crate.Trainers.Tests;
+
+[TestClass]
+public sealed class CrateTrainerTests
+{
+    private static float[] Weights(CrateModel model) =>
+        model.parameters().SelectMany(p => p.detach().cpu().flatten().data<float>().ToArray()).ToArray();
+
+    [TestMethod]
+    public void LearnsTinyImagesAndScoresAsAnMLNetClassifier()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(96, seed: 1));
+        IDataView test = TinyImages.Keyed(context, TinyImages.Rows(30, seed: 2));
+        var pipeline = context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 8))
+            .Append(context.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel"));
+        ITransformer model = pipeline.Fit(train);
+        IDataView scored = model.Transform(test);
+        MulticlassClassificationMetrics metrics = context.MulticlassClassification.Evaluate(scored);
+        Console.WriteLine($"tiny-images accuracy {metrics.MicroAccuracy:P1}");
+        Assert.IsGreaterThan(0.9, metrics.MicroAccuracy);
+        float[][] scores = scored.GetColumn<float[]>("Score").ToArray();
+        Assert.IsTrue(scores.All(s => Math.Abs(s.Sum() - 1) < 1e-5), "scores are probabilities");
+        string[] predicted = scored.GetColumn<string>("PredictedText").ToArray();
+        CollectionAssert.IsSubsetOf(predicted.Distinct().ToArray(), TinyImages.Classes);
+    }
+
+    [TestMethod]
+    public void OneSeedGivesIdenticalWeights()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(40, seed: 3));
+        CrateTrainerOptions options = TinyImages.Options(epochs: 2);
+        options.RandomResizedCrop = true;
+        options.HorizontalFlip = true;
+        float[] first = Weights(context.MulticlassClassification.Trainers.Crate(options).Fit(train).Model);
+        float[] second = Weights(context.MulticlassClassification.Trainers.Crate(options).Fit(train).Model);
+        CollectionAssert.AreEqual(first, second);
+    }
+
+    [TestMethod]
+    public void ResumingEqualsTheUninterruptedRun()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(40, seed: 4));
+        string directory = Directory.CreateTempSubdirectory("crate-resume-").FullName;
+        try
+        {
+            CrateTrainerOptions full = TinyImages.Options(epochs: 4);
+            full.RandomResizedCrop = full.HorizontalFlip = true;
+            float[] uninterrupted = Weights(context.MulticlassClassification.Trainers.Crate(full).Fit(train).Model);
+
+            CrateTrainerOptions first = TinyImages.Options(epochs: 4);
+            first.RandomResizedCrop = first.HorizontalFlip = true;
+            first.CheckpointDirectory = directory;
+            first.CheckpointEveryEpochs = 2;
+            using var cancel = new CancellationTokenSource();
+            // 40 rows in batches of 8 are 5 steps an epoch: stop partway through epoch 3, after a checkpoint at epoch 2.
+            first.Progress = p => { if (p.Step >= 12) cancel.Cancel(); };
+            first.LogEverySteps = 1;
+            first.Cancellation = cancel.Token;
+            context.MulticlassClassification.Trainers.Crate(first).Fit(train);
+            string checkpoint = Directory.GetFiles(directory, "cancelled-step-*.safetensors").Single();
+            Assert.IsFalse(Directory.GetFiles(directory, "*.tmp*").Any(), "no half-written files");
+
+            CrateTrainerOptions resumed = TinyImages.Options(epochs: 4);
+            resumed.RandomResizedCrop = resumed.HorizontalFlip = true;
+            resumed.ResumeFrom = checkpoint;
+            CollectionAssert.AreEqual(uninterrupted, Weights(context.MulticlassClassification.Trainers.Crate(resumed).Fit(train).Model));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void SavedPipelineScoresIdenticallyInAFreshContext()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(30, seed: 5));
+        ITransformer model = context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 1))
+            .Append(context.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel")).Fit(train);
+        float[][] before = model.Transform(train).GetColumn<float[]>("Score").ToArray();
+        string path = Path.Combine(Path.GetTempPath(), $"crate-classifier-{Guid.NewGuid():N}.zip");
+        try
+        {
+            CratePipelineFile.Save(context, model, train.Schema, path);
+            var fresh = new MLContext(seed: 9);
+            ITransformer loaded = CratePipelineFile.Load(fresh, path, out DataViewSchema schema);
+            IDataView data = TinyImages.Keyed(fresh, TinyImages.Rows(30, seed: 5));
+            float[][] after = loaded.Transform(data).GetColumn<float[]>("Score").ToArray();
+            for (int i = 0; i < before.Length; i++) CollectionAssert.AreEqual(before[i], after[i], $"row {i}");
+            Assert.AreEqual(train.Schema.Count, schema.Count);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    public sealed class Prediction
+    {
+        public float[] Score { get; set; } = [];
+
+        public string PredictedText { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void PredictionEngineAgreesWithBatchedScoring()
+    {
+        var context = new MLContext(seed: 1);
+        TinyImages.Row[] rows = TinyImages.Rows(30, seed: 6);
+        IDataView raw = context.Data.LoadFromEnumerable(rows);
+        ITransformer model = context.Transforms.Conversion.MapValueToKey("Label")
+            .Append(context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 2)))
+            .Append(context.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel")).Fit(raw);
+        float[][] batched = model.Transform(raw).GetColumn<float[]>("Score").ToArray();
+        var engine = context.Model.CreatePredictionEngine<TinyImages.Row, Prediction>(model);
+        Prediction single = engine.Predict(rows[4]);
+        for (int c = 0; c < 3; c++) Assert.AreEqual(batched[4][c], single.Score[c], 1e-5f);
+        CollectionAssert.Contains(TinyImages.Classes, single.PredictedText);
+    }
+
+    [TestMethod]
+    public void OutputSchemaIsExactlyTheFittedOne()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(12, seed: 7));
+        var trainer = context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 1));
+        SchemaShape predicted = trainer.GetOutputSchema(MLNetInternals.ShapeOf(train.Schema));
+        SchemaShape actual = MLNetInternals.ShapeOf(trainer.Fit(train).GetOutputSchema(train.Schema));
+        static string Describe(SchemaShape.Column c) => $"{c.Name}:{c.Kind}:{c.ItemType}:{c.IsKey}:[{string.Join(",", c.Annotations.Select(a => $"{a.Name}:{a.ItemType}"))}]";
+        CollectionAssert.AreEqual(actual.Select(Describe).ToArray(), predicted.Select(Describe).ToArray());
+    }
+}
