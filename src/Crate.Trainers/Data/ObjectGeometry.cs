@@ -1,0 +1,71 @@
+using Crate.Trainers.Augmentation;
+
+namespace Crate.Trainers.Data;
+
+/// <summary>
+/// Where an object is and how it looks: outline, texture, centre, radius, rotation, texture cell size and its two
+/// colours. <see cref="Contains"/> is the exact membership test the mask is made of.
+/// </summary>
+internal sealed record ObjectGeometry(
+    ShapeFamily Shape, ShapeTexture Texture, double CentreX, double CentreY, double Radius, double Angle, double Cell,
+    (float R, float G, float B) Light, (float R, float G, float B) Dark)
+{
+    private static readonly double Sqrt3Over2 = Math.Sqrt(3) / 2;
+
+    /// <summary>Draws a random object of class <paramref name="classIndex"/>, wholly inside the image.</summary>
+    public static ObjectGeometry Draw(ShapesDatasetOptions options, int classIndex, ref SplitMix64 random)
+    {
+        ShapeFamily shape = options.Shapes[classIndex / options.Textures.Count];
+        ShapeTexture texture = options.Textures[classIndex % options.Textures.Count];
+        double halfSide = Math.Min(options.ImageWidth, options.ImageHeight) / 2.0;
+        double radius = halfSide * random.NextDouble(options.Scale.Low, options.Scale.High);
+        // Every outline lies within its circumscribed circle of this radius, so a centre a pixel further from the
+        // edges keeps the whole object inside the image, off its border rows, whatever the rotation.
+        double marginX = Math.Min(radius + 1, options.ImageWidth / 2.0), marginY = Math.Min(radius + 1, options.ImageHeight / 2.0);
+        double centreX = random.NextDouble(marginX, options.ImageWidth - marginX);
+        double centreY = random.NextDouble(marginY, options.ImageHeight - marginY);
+        double angle = random.NextDouble(0, 2 * Math.PI);
+        // Texture cells of about 1/16 of the image side, and never under 2 pixels: fine but resolvable.
+        double cell = Math.Max(2.0, Math.Min(options.ImageWidth, options.ImageHeight) / 16.0);
+        (float R, float G, float B) light = Colour.FromHsv(random.NextDouble(), random.NextDouble(0.65, 1.0), random.NextDouble(0.8, 1.0));
+        (float R, float G, float B) dark = (light.R * 0.25f, light.G * 0.25f, light.B * 0.25f);
+        return new ObjectGeometry(shape, texture, centreX, centreY, radius, angle, cell, light, dark);
+    }
+
+    /// <summary>The point in the object's frame, in pixels: centred and turned back by the rotation.</summary>
+    private (double A, double B) Local(double x, double y)
+    {
+        double dx = x - CentreX, dy = y - CentreY, cos = Math.Cos(Angle), sin = Math.Sin(Angle);
+        return (cos * dx + sin * dy, -sin * dx + cos * dy);
+    }
+
+    /// <summary>True when the point (pixel coordinates) lies in the outline.</summary>
+    public bool Contains(double x, double y)
+    {
+        (double a, double b) = Local(x, y);
+        double u = a / Radius, v = b / Radius;
+        return Shape switch
+        {
+            ShapeFamily.Disc => u * u + v * v <= 1,
+            // The square inscribed in the unit circle.
+            ShapeFamily.Square => Math.Max(Math.Abs(u), Math.Abs(v)) <= Math.Sqrt(0.5),
+            // The equilateral triangle inscribed in the unit circle, apex at (0, −1): three half-planes at distance ½.
+            ShapeFamily.Triangle => v <= 0.5 && -Sqrt3Over2 * u - 0.5 * v <= 0.5 && Sqrt3Over2 * u - 0.5 * v <= 0.5,
+            _ => (Math.Abs(u) <= 0.28 && Math.Abs(v) <= 0.95) || (Math.Abs(v) <= 0.28 && Math.Abs(u) <= 0.95),
+        };
+    }
+
+    /// <summary>The texture's colour at a point of the object.</summary>
+    public (float R, float G, float B) ColourAt(double x, double y)
+    {
+        (double a, double b) = Local(x, y);
+        long i = (long)Math.Floor(a / Cell), j = (long)Math.Floor(b / Cell);
+        bool light = Texture switch
+        {
+            ShapeTexture.Stripes => (i & 1) == 0,
+            ShapeTexture.Checker => ((i + j) & 1) == 0,
+            _ => Math.Pow(a - (i + 0.5) * Cell, 2) + Math.Pow(b - (j + 0.5) * Cell, 2) > Math.Pow(0.35 * Cell, 2),
+        };
+        return light ? Light : Dark;
+    }
+}

@@ -1,0 +1,145 @@
+using System.Text;
+using Crate.Trainers.Augmentation;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Crate.Trainers.Data;
+
+/// <summary>
+/// The embedded dataset: labelled RGB images of one object each (class = outline × texture) at a random position,
+/// scale, rotation and colour, on a smooth, cluttered background, each with its exact object mask. Image i depends
+/// only on (seed, i), so any image can be made alone, in any order, on any machine; nothing is downloaded.
+/// Masks are exact by construction: a pixel belongs to the object when its centre passes the outline's test, and
+/// exactly those pixels are painted with the object's texture (no anti-aliasing at the boundary).
+/// </summary>
+public static class ShapesDataset
+{
+    // Separates the dataset's random streams from training's, which use the same generator.
+    private const long RandomDomain = 0x5EED_DA7A;
+
+    /// <summary>The class names in class order: each shape with each texture, "disc-stripes", "disc-checker", ….</summary>
+    public static IReadOnlyList<string> ClassNames(ShapesDatasetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options.Shapes.SelectMany(s => options.Textures.Select(t => $"{s}-{t}".ToLowerInvariant())).ToArray();
+    }
+
+    /// <summary>Image <paramref name="index"/> of the dataset. Class = index mod the class count, so classes stay balanced.</summary>
+    public static ShapesSample Sample(ShapesDatasetOptions options, int index)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (index < 0) throw new ArgumentOutOfRangeException(nameof(index), index, "The index must not be negative.");
+        int classes = options.Shapes.Count * options.Textures.Count;
+        int classIndex = index % classes;
+        SplitMix64 random = SplitMix64.For((ulong)options.Seed, RandomDomain, index);
+        ObjectGeometry geometry = ObjectGeometry.Draw(options, classIndex, ref random);
+        return Render(options, index, classIndex, geometry, ref random);
+    }
+
+    /// <summary>The images 0 … Count − 1, made one at a time as they are enumerated.</summary>
+    public static IEnumerable<ShapesSample> Generate(ShapesDatasetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        for (int i = 0; i < options.Count; i++) yield return Sample(options, i);
+    }
+
+    /// <summary>
+    /// The dataset as a lazy IDataView with columns Image (an MLImage of the options' size), Label (text) and
+    /// Mask (a boolean vector of H·W entries): each cursor makes the images as it reaches them.
+    /// </summary>
+    public static IDataView LoadDataView(MLContext context, ShapesDatasetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return new ShapesDataView(options);
+    }
+
+    /// <summary>The sample as an MLImage.</summary>
+    public static MLImage ToImage(ShapesSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var rgba = new byte[4 * sample.Width * sample.Height];
+        for (int i = 0; i < sample.Width * sample.Height; i++)
+        {
+            rgba[4 * i] = sample.Rgb[3 * i];
+            rgba[4 * i + 1] = sample.Rgb[3 * i + 1];
+            rgba[4 * i + 2] = sample.Rgb[3 * i + 2];
+            rgba[4 * i + 3] = 255;
+        }
+        return MLImage.CreateFromPixels(sample.Width, sample.Height, MLPixelFormat.Rgba32, rgba);
+    }
+
+    /// <summary>
+    /// Writes the dataset as a folder: &lt;class&gt;/&lt;index&gt;.png, masks/&lt;index&gt;.png (white on the object) and
+    /// labels.tsv (ImagePath, Label, MaskPath, relative). A non-empty folder is refused unless
+    /// <paramref name="overwrite"/>; labels.tsv is written last, through a temporary file, so it only ever lists
+    /// images that exist.
+    /// </summary>
+    public static string WriteFolder(ShapesDatasetOptions options, string directory, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        options.Validate();
+        string root = Path.GetFullPath(directory);
+        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any() && !overwrite)
+            throw new IOException($"The folder '{root}' is not empty; pass overwrite: true to write the dataset into it anyway.");
+        Directory.CreateDirectory(Path.Combine(root, "masks"));
+        var labels = new StringBuilder("ImagePath\tLabel\tMaskPath\n");
+        foreach (ShapesSample sample in Generate(options))
+        {
+            string imagePath = Path.Combine(sample.Label, $"{sample.Index:D6}.png");
+            string maskPath = Path.Combine("masks", $"{sample.Index:D6}.png");
+            Directory.CreateDirectory(Path.Combine(root, sample.Label));
+            using (MLImage image = ToImage(sample)) image.Save(Path.Combine(root, imagePath));
+            using (MLImage mask = MaskImage(sample)) mask.Save(Path.Combine(root, maskPath));
+            labels.Append(imagePath).Append('\t').Append(sample.Label).Append('\t').Append(maskPath).Append('\n');
+        }
+        string labelsPath = Path.Combine(root, "labels.tsv");
+        string temporary = labelsPath + ".tmp";
+        File.WriteAllText(temporary, labels.ToString());
+        File.Move(temporary, labelsPath, overwrite: true);
+        return labelsPath;
+    }
+
+    private static MLImage MaskImage(ShapesSample sample)
+    {
+        var rgba = new byte[4 * sample.Width * sample.Height];
+        for (int i = 0; i < sample.Mask.Length; i++)
+        {
+            byte v = sample.Mask[i] ? (byte)255 : (byte)0;
+            rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = v;
+            rgba[4 * i + 3] = 255;
+        }
+        return MLImage.CreateFromPixels(sample.Width, sample.Height, MLPixelFormat.Rgba32, rgba);
+    }
+
+    /// <summary>Paints the background, then the object exactly where its outline test holds.</summary>
+    internal static ShapesSample Render(ShapesDatasetOptions options, int index, int classIndex, ObjectGeometry geometry, ref SplitMix64 random)
+    {
+        int width = options.ImageWidth, height = options.ImageHeight;
+        float[] background = Background.Paint(width, height, ref random);
+        var rgb = new byte[3 * width * height];
+        var mask = new bool[width * height];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int i = y * width + x;
+                bool inside = geometry.Contains(x + 0.5, y + 0.5);
+                mask[i] = inside;
+                (float r, float g, float b) = inside
+                    ? geometry.ColourAt(x + 0.5, y + 0.5)
+                    : (background[3 * i], background[3 * i + 1], background[3 * i + 2]);
+                rgb[3 * i] = ToByte(r);
+                rgb[3 * i + 1] = ToByte(g);
+                rgb[3 * i + 2] = ToByte(b);
+            }
+        string label = $"{geometry.Shape}-{geometry.Texture}".ToLowerInvariant();
+        return new ShapesSample(index, classIndex, label, width, height, rgb, mask);
+    }
+
+    private static byte ToByte(float value) => (byte)Math.Clamp(MathF.Round(value * 255f), 0, 255);
+}

@@ -1,0 +1,76 @@
+namespace Crate.Trainers.Data;
+
+/// <summary>Object outlines of the embedded dataset.</summary>
+public enum ShapeFamily
+{
+    /// <summary>A filled circle.</summary>
+    Disc,
+
+    /// <summary>A filled square.</summary>
+    Square,
+
+    /// <summary>A filled equilateral triangle.</summary>
+    Triangle,
+
+    /// <summary>A plus sign of two bars.</summary>
+    Cross,
+}
+
+/// <summary>Patterns painted inside an object.</summary>
+public enum ShapeTexture
+{
+    /// <summary>Parallel bands, turning with the object.</summary>
+    Stripes,
+
+    /// <summary>A checkerboard, turning with the object.</summary>
+    Checker,
+
+    /// <summary>Round spots on a grid.</summary>
+    Dots,
+}
+
+/// <summary>
+/// Options of <see cref="ShapesDataset"/>. The defaults make 6 classes (disc, square, triangle × stripes, checker)
+/// at 32×32: small enough to train a small CRATE on a CPU in a minute or two, hard enough to need both shape and
+/// texture.
+/// </summary>
+public sealed record ShapesDatasetOptions
+{
+    /// <summary>Image width in pixels. Default 32.</summary>
+    public int ImageWidth { get; init; } = 32;
+
+    /// <summary>Image height in pixels. Default 32.</summary>
+    public int ImageHeight { get; init; } = 32;
+
+    /// <summary>Number of images. Default 3,000.</summary>
+    public int Count { get; init; } = 3000;
+
+    /// <summary>Seed: image i depends only on (Seed, i). Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Outlines; each class is one outline with one texture. Default disc, square, triangle.</summary>
+    public IReadOnlyList<ShapeFamily> Shapes { get; init; } = [ShapeFamily.Disc, ShapeFamily.Square, ShapeFamily.Triangle];
+
+    /// <summary>Textures. Default stripes, checker.</summary>
+    public IReadOnlyList<ShapeTexture> Textures { get; init; } = [ShapeTexture.Stripes, ShapeTexture.Checker];
+
+    /// <summary>Object radius as a fraction of half the shorter image side, drawn uniformly in this range. Default (0.45, 0.8).</summary>
+    public (double Low, double High) Scale { get; init; } = (0.45, 0.8);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        static void Require(bool ok, string name, string why)
+        {
+            if (!ok) throw new ArgumentException($"ShapesDatasetOptions.{name} {why}.", name);
+        }
+        Require(ImageWidth >= 8, nameof(ImageWidth), $"is {ImageWidth}; images need at least 8 pixels a side");
+        Require(ImageHeight >= 8, nameof(ImageHeight), $"is {ImageHeight}; images need at least 8 pixels a side");
+        Require(Count >= 0, nameof(Count), "must not be negative");
+        Require(Shapes is { Count: > 0 }, nameof(Shapes), "must name at least one shape");
+        Require(Textures is { Count: > 0 }, nameof(Textures), "must name at least one texture");
+        Require(Shapes.Distinct().Count() == Shapes.Count && Shapes.All(Enum.IsDefined), nameof(Shapes), "must be distinct known shapes");
+        Require(Textures.Distinct().Count() == Textures.Count && Textures.All(Enum.IsDefined), nameof(Textures), "must be distinct known textures");
+        Require(Scale.Low > 0 && Scale.Low <= Scale.High && Scale.High <= 0.9, nameof(Scale), "must satisfy 0 < low ≤ high ≤ 0.9 so objects fit");
+    }
+}
