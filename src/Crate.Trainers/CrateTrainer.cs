@@ -138,7 +138,8 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
             });
         CrateArchitecture found = loaded.Architecture;
         if (found.EmbeddingDim != wanted.EmbeddingDim || found.Depth != wanted.Depth || found.Heads != wanted.Heads
-            || found.HeadDim != wanted.HeadDim || found.PatchSize != wanted.PatchSize || found.Variant != wanted.Variant)
+            || found.HeadDim != wanted.HeadDim || found.PatchSize != wanted.PatchSize || found.Variant != wanted.Variant
+            || found.Pooling != wanted.Pooling)
             throw new InvalidDataException(
                 $"The initial weights '{path}' hold a {Describe(found)} backbone, but the options ask for {Describe(wanted)}.");
         // The positional embedding is resized to the options' image size, and a head of the new class count replaces
@@ -165,7 +166,7 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
     private static bool IsSafeTensors(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
 
     private static string Describe(CrateArchitecture a) =>
-        $"{a.Variant} d {a.EmbeddingDim}, depth {a.Depth}, {a.Heads} heads of {a.HeadDim}, patch {a.PatchSize}";
+        $"{a.Variant} d {a.EmbeddingDim}, depth {a.Depth}, {a.Heads} heads of {a.HeadDim}, patch {a.PatchSize}, {a.Pooling} pooling";
 
     private static void Info(IChannel channel, string message) => channel.Info(MessageSensitivity.None, message);
 }

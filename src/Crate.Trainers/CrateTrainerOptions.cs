@@ -56,8 +56,10 @@ public enum ScheduleGranularity
 /// <param name="ImagesPerSecond">Training throughput since the previous report.</param>
 /// <param name="EstimatedRemaining">Time left at the current pace.</param>
 /// <param name="IsEpochEnd">True for the report that closes an epoch.</param>
+/// <param name="DataWaitFraction">Share of the run so far the network spent waiting for the next batch.</param>
 public sealed record CrateTrainingProgress(int Epoch, long Step, int StepsPerEpoch, double Loss, double TrainAccuracy,
-    double? ValidationAccuracy, double LearningRate, double ImagesPerSecond, TimeSpan EstimatedRemaining, bool IsEpochEnd);
+    double? ValidationAccuracy, double LearningRate, double ImagesPerSecond, TimeSpan EstimatedRemaining, bool IsEpochEnd,
+    double DataWaitFraction);
 
 /// <summary>
 /// Options of <see cref="CrateTrainer"/>. Defaults follow the reference recipe where it has one, scaled to
@@ -104,6 +106,9 @@ public sealed class CrateTrainerOptions
     /// <summary>When false, every image must already be ImageHeight × ImageWidth. Default true.</summary>
     public bool ResizeImages { get; set; } = true;
 
+    /// <summary>What the head reads: the [CLS] token (the reference's default) or the mean of all tokens. Default <see cref="TokenPooling.Cls"/>.</summary>
+    public TokenPooling Pooling { get; set; } = TokenPooling.Cls;
+
     /// <summary>CRATE or an ablation. Default <see cref="CrateVariant.Crate"/>.</summary>
     public CrateVariant Variant { get; set; } = CrateVariant.Crate;
 
@@ -133,6 +138,9 @@ public sealed class CrateTrainerOptions
 
     /// <summary>RandomResizedCrop (scale 0.08–1, ratio 3/4–4/3) on training images. Default true.</summary>
     public bool RandomResizedCrop { get; set; } = true;
+
+    /// <summary>Smallest crop area of RandomResizedCrop, as a fraction of the image. Default 0.08 (the reference's).</summary>
+    public double CropMinScale { get; set; } = 0.08;
 
     /// <summary>Horizontal flip with probability ½ on training images. Default true.</summary>
     public bool HorizontalFlip { get; set; } = true;
@@ -213,7 +221,7 @@ public sealed class CrateTrainerOptions
                 ImageHeight = ImageHeight, ImageWidth = ImageWidth, ClassCount = classCount,
             },
         };
-        return named with { ImageHeight = ImageHeight, ImageWidth = ImageWidth, Variant = Variant };
+        return named with { ImageHeight = ImageHeight, ImageWidth = ImageWidth, Variant = Variant, Pooling = Pooling };
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
@@ -235,6 +243,7 @@ public sealed class CrateTrainerOptions
         Require(LogEverySteps >= 1, nameof(LogEverySteps), "must be at least 1");
         Require(PrefetchBatches >= 1, nameof(PrefetchBatches), "must be at least 1");
         Require(ShuffleWindow >= 1, nameof(ShuffleWindow), "must be at least 1");
+        Require(CropMinScale is > 0 and <= 1, nameof(CropMinScale), "must be in (0, 1]");
         Require(EarlyStoppingPatience is null or >= 1, nameof(EarlyStoppingPatience), "must be at least 1");
         Require(EarlyStoppingPatience is null || ValidationSet is not null, nameof(EarlyStoppingPatience), "needs a ValidationSet");
         Require(Normalization.Mean.Length == 3 && Normalization.Std.Length == 3 && Normalization.Std.All(s => s > 0),

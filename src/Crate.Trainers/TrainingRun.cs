@@ -54,17 +54,14 @@ internal sealed class TrainingRun
             : new AdamWOptimizer(trained, options.EffectiveLearningRate, options.EffectiveWeightDecay);
         schedule = new LearningRateSchedule(options.WarmupEpochs, options.Epochs);
         augmenter = options.RandomResizedCrop || options.HorizontalFlip
-            ? new ImageAugmenter(new AugmentationOptions { RandomResizedCrop = options.RandomResizedCrop, HorizontalFlip = options.HorizontalFlip },
+            ? new ImageAugmenter(new AugmentationOptions
+                {
+                    RandomResizedCrop = options.RandomResizedCrop, HorizontalFlip = options.HorizontalFlip, Scale = (options.CropMinScale, 1.0),
+                },
                 (ulong)options.Seed)
             : null;
         stepsPerEpoch = (int)((rows + options.BatchSize - 1) / options.BatchSize);
     }
-
-    /// <summary>Seconds the network waited for data over the run.</summary>
-    public double DataWaitSeconds => stream.WaitSeconds;
-
-    /// <summary>Seconds the run took.</summary>
-    public double TotalSeconds { get; private set; }
 
     public void Train(IDataView data)
     {
@@ -125,7 +122,6 @@ internal sealed class TrainingRun
                 {
                     SaveCheckpoint($"cancelled-step-{step:D7}", epoch, stepInEpoch, step, bestAccuracy, sinceBest, bestWeights);
                     log($"Cancelled after step {step}.");
-                    TotalSeconds = clock.Elapsed.TotalSeconds;
                     return;
                 }
             }
@@ -162,7 +158,6 @@ internal sealed class TrainingRun
                 foreach ((string name, Tensor target) in model.state_dict()) target.copy_(bestWeights[name]);
             DisposeAll(bestWeights);
         }
-        TotalSeconds = clock.Elapsed.TotalSeconds;
     }
 
     /// <summary>Accuracy of the current network on <paramref name="data"/> (<paramref name="count"/> rows, in order), without augmentation.</summary>
@@ -194,10 +189,10 @@ internal sealed class TrainingRun
         long remainingImages = (long)(options.Epochs - epoch) * rows - (isEpochEnd ? rows : window.EpochImages);
         var eta = TimeSpan.FromSeconds(imagesSeen > 0 ? Math.Max(0, remainingImages) * elapsed / imagesSeen : 0);
         var progress = new CrateTrainingProgress(epoch + 1, step, stepsPerEpoch, window.MeanLoss, window.Accuracy, validation,
-            optimizer.LearningRate, imagesPerSecond, eta, isEpochEnd);
+            optimizer.LearningRate, imagesPerSecond, eta, isEpochEnd, stream.WaitSeconds / Math.Max(elapsed, 1e-9));
         log($"Epoch {progress.Epoch}/{options.Epochs} step {step}: loss {progress.Loss:F4}, train accuracy {progress.TrainAccuracy:P1}" +
             (validation is double v ? $", validation accuracy {v:P1}" : "") +
-            $", lr {progress.LearningRate:G3}, {imagesPerSecond:F0} images/s, ETA {eta:hh\\:mm\\:ss}");
+            $", lr {progress.LearningRate:G3}, {imagesPerSecond:F0} images/s, waiting for data {progress.DataWaitFraction:P1} of the time, ETA {eta:hh\\:mm\\:ss}");
         options.Progress?.Invoke(progress);
         window.Restart();
     }

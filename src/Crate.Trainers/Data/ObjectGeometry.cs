@@ -25,8 +25,9 @@ internal sealed record ObjectGeometry(
         double centreX = random.NextDouble(marginX, options.ImageWidth - marginX);
         double centreY = random.NextDouble(marginY, options.ImageHeight - marginY);
         double angle = random.NextDouble(0, 2 * Math.PI);
-        // Texture cells of about 1/16 of the image side, and never under 2 pixels: fine but resolvable.
-        double cell = Math.Max(2.0, Math.Min(options.ImageWidth, options.ImageHeight) / 16.0);
+        // Texture cells of about 1/11 of the image side, and never under 3 pixels: two-pixel cells alias into
+        // moiré once rotated, and stripes then look like checks.
+        double cell = Math.Max(3.0, Math.Min(options.ImageWidth, options.ImageHeight) / 11.0);
         (float R, float G, float B) light = Colour.FromHsv(random.NextDouble(), random.NextDouble(0.65, 1.0), random.NextDouble(0.8, 1.0));
         (float R, float G, float B) dark = (light.R * 0.25f, light.G * 0.25f, light.B * 0.25f);
         return new ObjectGeometry(shape, texture, centreX, centreY, radius, angle, cell, light, dark);

@@ -54,8 +54,8 @@ public sealed record ShapesDatasetOptions
     /// <summary>Textures. Default stripes, checker.</summary>
     public IReadOnlyList<ShapeTexture> Textures { get; init; } = [ShapeTexture.Stripes, ShapeTexture.Checker];
 
-    /// <summary>Object radius as a fraction of half the shorter image side, drawn uniformly in this range. Default (0.45, 0.8).</summary>
-    public (double Low, double High) Scale { get; init; } = (0.45, 0.8);
+    /// <summary>Object radius as a fraction of half the shorter image side, drawn uniformly in this range. Default (0.55, 0.85).</summary>
+    public (double Low, double High) Scale { get; init; } = (0.55, 0.85);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
