@@ -1,6 +1,7 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
-// Prints a Markdown table for docs/performance.md.
+//        [--training [--epochs N] [--images N]]
+// Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Crate.Transforms;
@@ -9,12 +10,20 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false;
+bool quick = false, training = false;
+int epochs = 20, workingSetImages = 5000;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
     else if (args[i] == "--quick") quick = true;
-    else { Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick]"); return 2; }
+    else if (args[i] == "--training") training = true;
+    else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
+    else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
+    else
+    {
+        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]]");
+        return 2;
+    }
 }
 Device target = ComputeDeviceSelector.Resolve(device, out string reason);
 TimeSpan budget = TimeSpan.FromSeconds(quick ? 1 : 4);
@@ -33,6 +42,12 @@ using (Tensor a = randn(MatrixSide, MatrixSide, device: target), b = randn(Matri
 double matmulGflops = matmulFlops / matmulSeconds / 1e9;
 Console.WriteLine($"Matrix product {MatrixSide}³ float32: {matmulGflops:F1} GFLOP/s (the baseline)");
 Console.WriteLine();
+if (training)
+{
+    using var withGrad = enable_grad();
+    TrainingBenchmark.Run(device, matmulGflops, epochs, workingSetImages, quick);
+    return 0;
+}
 
 // ISTA: the two-product form against the reference's three products, at CRATE-S shapes.
 using (var ista = new Ista(576, 0.1, 0.1, softThreshold: false).to(target))

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Crate.Trainers.Data;
+using Crate.Transforms;
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Network;
+using Crate.Transforms.Segmentation;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Crate.Trainers.Tests;
+
+/// <summary>
+/// The product's two claims on the embedded dataset, with one small CRATE trained once under a CPU time budget:
+/// it classifies, and its [CLS] attention segments the objects better than a centred box does.
+/// </summary>
+[TestClass]
+public sealed class EmbeddedDatasetTests
+{
+    private static readonly ShapesDatasetOptions Train = new() { Count = 3000, Seed = 21 };
+    private static readonly ShapesDatasetOptions Test = Train with { Count = 400, Seed = 22 };
+    private static MLContext context = null!;
+    private static ITransformer model = null!;
+    private static double trainingSeconds;
+
+    /// <summary>The configuration the README's main job uses, shortened to the test's budget.</summary>
+    internal static CrateTrainerOptions SmallCrate(int epochs) => new()
+    {
+        ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 4,
+        ImageHeight = 32, ImageWidth = 32, Epochs = epochs, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW, LearningRate = 3e-3,
+        WeightDecay = 0.05, WarmupEpochs = 1, Schedule = ScheduleGranularity.PerStep, RandomResizedCrop = false, Seed = 0,
+        Device = ComputeDevice.Cpu,
+    };
+
+    [ClassInitialize]
+    public static void TrainOnce(TestContext _)
+    {
+        context = new MLContext(seed: 0);
+        IDataView train = ShapesDataset.LoadDataView(context, Train);
+        var clock = Stopwatch.StartNew();
+        model = context.Transforms.Conversion.MapValueToKey("Label")
+            .Append(context.MulticlassClassification.Trainers.Crate(SmallCrate(epochs: 12)))
+            .Fit(train);
+        trainingSeconds = clock.Elapsed.TotalSeconds;
+    }
+
+    [TestMethod]
+    public void ASmallCrateLearnsTheDatasetWithinTheBudget()
+    {
+        MulticlassClassificationMetrics metrics = context.MulticlassClassification.Evaluate(model.Transform(ShapesDataset.LoadDataView(context, Test)));
+        Console.WriteLine($"Embedded dataset, {Train.Count} training images: test accuracy {metrics.MicroAccuracy:P1} after {trainingSeconds:F0} s of training.");
+        Assert.IsGreaterThanOrEqualTo(0.90, metrics.MicroAccuracy);
+        Assert.IsLessThanOrEqualTo(90.0, trainingSeconds, "the CPU budget");
+    }
+
+    [TestMethod]
+    public void CrateSegmentBeatsACentredBox()
+    {
+        CrateModel network = ((IEnumerable<ITransformer>)model).OfType<CrateClassifierTransformer>().Single().Model;
+        IDataView test = ShapesDataset.LoadDataView(context, Test);
+        // The fraction kept is the dataset's typical object share, learned from the training masks like the box's size.
+        double objectShare = ShapesDataset.Generate(Train with { Count = 300 }).Average(s => s.Mask.Count(m => m) / (double)s.Mask.Length);
+        IDataView masks = context.Transforms.CrateSegment(network, new CrateSegmentOptions
+        {
+            Fraction = objectShare, Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu,
+        }).Fit(test).Transform(test);
+        bool[][] predicted = masks.GetColumn<bool[]>("Mask").ToArray();
+        double segmentIou = 0, boxIou = 0;
+        int side = (int)Math.Round(32 * Math.Sqrt(objectShare));
+        var box = new bool[32 * 32];
+        for (int y = (32 - side) / 2; y < (32 - side) / 2 + side; y++)
+            for (int x = (32 - side) / 2; x < (32 - side) / 2 + side; x++) box[y * 32 + x] = true;
+        for (int i = 0; i < Test.Count; i++)
+        {
+            bool[] truth = ShapesDataset.Sample(Test, i).Mask;
+            segmentIou += AttentionMaskRules.IntersectionOverUnion(predicted[i], truth) / Test.Count;
+            boxIou += AttentionMaskRules.IntersectionOverUnion(box, truth) / Test.Count;
+        }
+        Console.WriteLine($"Mean IoU against the true masks: CrateSegment {segmentIou:P1}, centred box {boxIou:P1} ({Test.Count} test images, P = {objectShare:F2}).");
+        Assert.IsGreaterThan(boxIou, segmentIou);
+    }
+}
