@@ -52,4 +52,13 @@ public static class CrateTransformsCatalog
         var prototype = new CratePcaFeaturesTransformer(model, options, PcaBasis.Unfitted(model.Architecture.InnerDim));
         return new(options.InputColumnName, prototype.AddOutputColumns, data => CratePcaFeaturesTransformer.Fit(model, options, data));
     }
+
+    /// <summary>Image → up to n object masks with boxes and scores by MaskCut on the head features (Appendix B.4).</summary>
+    public static CrateReadoutEstimator<CrateMaskCutTransformer> CrateMaskCut(this TransformsCatalog catalog,
+        CrateModel model, CrateMaskCutOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var transformer = new CrateMaskCutTransformer(model, options ?? new CrateMaskCutOptions());
+        return new(transformer.Options.InputColumnName, transformer.AddOutputColumns, _ => transformer);
+    }
 }

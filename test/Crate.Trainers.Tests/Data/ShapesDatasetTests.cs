@@ -29,8 +29,9 @@ public sealed class ShapesDatasetTests
     [TestMethod]
     public void ClassesAreBalancedAndNamed()
     {
-        CollectionAssert.AreEqual(new[] { "disc-stripes", "disc-checker", "square-stripes", "square-checker", "triangle-stripes", "triangle-checker" },
-            ShapesDataset.ClassNames(Defaults).ToArray());
+        CollectionAssert.AreEqual(new[] { "disc-stripes", "disc-dots", "cross-stripes", "cross-dots" }, ShapesDataset.ClassNames(Defaults).ToArray());
+        ShapesDatasetOptions six = Defaults with { Shapes = [ShapeFamily.Disc, ShapeFamily.Square, ShapeFamily.Triangle], Textures = [ShapeTexture.Stripes, ShapeTexture.Checker] };
+        Assert.AreEqual("triangle-checker", ShapesDataset.ClassNames(six)[5]);
         foreach (int count in new[] { 1, 7, 60, 61 })
         {
             int[] perClass = ShapesDataset.Generate(Defaults with { Count = count }).GroupBy(s => s.ClassIndex).Select(g => g.Count()).ToArray();

@@ -210,6 +210,31 @@ public sealed class ReadoutTransformTests
     }
 
     [TestMethod]
+    public void MaskCutIsTheCutOfTheLastLayersHeadFeatures()
+    {
+        (MLContext context, IDataView data) = Data();
+        var options = new CrateMaskCutOptions { Normalization = Identity, ImageHeight = 32, ImageWidth = 32, Cut = new MaskCutOptions { MinAreaFraction = 0 } };
+        IDataView output = context.Transforms.CrateMaskCut(Model, options).Fit(data).Transform(data);
+        bool[][] masks = output.GetColumn<bool[]>("MaskCutMasks").ToArray();
+        float[][] boxes = output.GetColumn<float[]>("MaskCutBoxes").ToArray();
+        float[][] scores = output.GetColumn<float[]>("MaskCutScores").ToArray();
+        using var _ = no_grad();
+        using CrateIntrospection readout = Introspect();
+        for (int i = 0; i < 2; i++)
+        {
+            Tensor patches = readout.ForLayer(2).HeadFeatures![i].narrow(0, 1, 16);
+            MaskCutResult cut = MaskCut.Segment(patches, 4, 4, options.Cut);
+            IReadOnlyList<UpsampledMask> expected = cut.Upsample(32, 32);
+            Assert.IsNotEmpty(expected, $"image {i} has an object");
+            CollectionAssert.AreEqual(expected.SelectMany(m => m.Mask.Cells.ToArray()).ToArray(), masks[i], $"image {i} masks");
+            CollectionAssert.AreEqual(expected.SelectMany(m => new float[] { m.Box.X, m.Box.Y, m.Box.Width, m.Box.Height }).ToArray(), boxes[i]);
+            CollectionAssert.AreEqual(expected.Select(m => (float)cut.Objects[m.Source].Score).ToArray(), scores[i]);
+        }
+        // CutLER's input size by default: 60 patches a side.
+        Assert.AreEqual(480, context.Transforms.CrateMaskCut(Model).Fit(data).ImageHeight);
+    }
+
+    [TestMethod]
     public void EstimatorSchemasAreExactlyWhatTheTransformersProduce()
     {
         (MLContext context, IDataView data) = Data();
@@ -224,6 +249,7 @@ public sealed class ReadoutTransformTests
         Check(context.Transforms.CrateAttention(Model, new CrateAttentionOptions { Normalization = Identity, TokenAttentionColumnName = "T" }));
         Check(context.Transforms.CrateSegment(Model, new CrateSegmentOptions { Normalization = Identity, Resolution = MaskResolution.Image }));
         Check(context.Transforms.CratePcaFeatures(Model, new CratePcaFeaturesOptions { Normalization = Identity }));
+        Check(context.Transforms.CrateMaskCut(Model, new CrateMaskCutOptions { Normalization = Identity, ImageHeight = 32, ImageWidth = 32 }));
     }
 
     private static string Describe(SchemaShape.Column c) =>
