@@ -15,7 +15,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 
 var device = ComputeDevice.Auto;
-int epochs = 20, trainCount = 4000, testCount = 600;
+int epochs = 16, trainCount = 4000, testCount = 600;
 string output = Path.GetFullPath("crate-quickstart-output");
 for (int i = 0; i < args.Length; i++)
 {
@@ -82,9 +82,9 @@ for (int i = 0; i < attention.Length; i++)
     ShapesSample sample = ShapesDataset.Sample(picturesOf, i);
     using MLImage picture = ShapesDataset.ToImage(sample);
     ImagePixels pixels = ImageColumn.FromImage(picture, "Image", i);
-    using MLImage heads = SegmentationPictures.HeadGrid(pixels, attention[i], options.Heads, grid, grid, columns: options.Heads);
+    using MLImage heads = SegmentationPictures.HeadGrid(pixels, attention[i], options.Heads, grid, grid, columns: options.Heads, scale: 8);
     heads.Save(Path.Combine(output, $"attention-{i}-{sample.Label}.png"));
-    using MLImage overlay = SegmentationPictures.MaskOverlay(pixels, masks[i], grid, grid);
+    using MLImage overlay = SegmentationPictures.MaskOverlay(pixels, masks[i], grid, grid, scale: 8);
     overlay.Save(Path.Combine(output, $"segment-{i}-{sample.Label}.png"));
 }
 Console.WriteLine($"Attention maps (every head of layer {options.Depth - 2}) and CrateSegment overlays of {attention.Length} test images: {output}");

@@ -21,13 +21,18 @@ internal sealed class Canvas
 
     public int Height { get; }
 
-    /// <summary>A canvas holding <paramref name="image"/>.</summary>
-    public static Canvas Of(ImagePixels image)
+    /// <summary>A canvas holding <paramref name="image"/>, each pixel drawn as a <paramref name="scale"/> × <paramref name="scale"/> block.</summary>
+    public static Canvas Of(ImagePixels image, int scale = 1)
     {
-        var canvas = new Canvas(image.Width, image.Height);
+        if (scale < 1) throw new ArgumentOutOfRangeException(nameof(scale), scale, "Scale must be at least 1.");
+        var canvas = new Canvas(image.Width * scale, image.Height * scale);
         int plane = image.Width * image.Height;
-        for (int i = 0; i < plane; i++)
-            canvas.Set(i % image.Width, i / image.Width, (image.Pixels[i], image.Pixels[plane + i], image.Pixels[2 * plane + i]));
+        for (int y = 0; y < canvas.Height; y++)
+            for (int x = 0; x < canvas.Width; x++)
+            {
+                int i = y / scale * image.Width + x / scale;
+                canvas.Set(x, y, (image.Pixels[i], image.Pixels[plane + i], image.Pixels[2 * plane + i]));
+            }
         return canvas;
     }
 

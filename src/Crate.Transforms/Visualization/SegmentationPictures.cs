@@ -6,7 +6,8 @@ namespace Crate.Transforms.Visualization;
 /// <summary>
 /// Pictures of what CRATE's read-outs show, as MLImage (save with <c>image.Save("x.png")</c>): a head's attention
 /// heatmap over the image, all heads of a layer in a grid, mask overlays with outlines, the PCA RGB map, and
-/// MaskCut's masks with their boxes. Maps on a patch grid are stretched over the whole image (nearest patch).
+/// MaskCut's masks with their boxes. Maps on a patch grid are stretched over the whole image (nearest patch);
+/// <c>scale</c> draws each image pixel as a block, for small images.
 /// </summary>
 public static class SegmentationPictures
 {
@@ -17,35 +18,35 @@ public static class SegmentationPictures
     ];
 
     /// <summary>The attention map <paramref name="map"/> (h·w values, row-major) as a heatmap blended over the image.</summary>
-    public static MLImage Heatmap(ImagePixels image, ReadOnlySpan<float> map, int gridHeight, int gridWidth, float opacity = 0.6f)
+    public static MLImage Heatmap(ImagePixels image, ReadOnlySpan<float> map, int gridHeight, int gridWidth, float opacity = 0.6f, int scale = 1)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return HeatmapCanvas(image, map, gridHeight, gridWidth, opacity).ToImage();
+        return HeatmapCanvas(image, map, gridHeight, gridWidth, opacity, scale).ToImage();
     }
 
     /// <summary>Every head's heatmap side by side, <paramref name="columns"/> per row; <paramref name="maps"/> is [heads, h, w].</summary>
     public static MLImage HeadGrid(ImagePixels image, ReadOnlySpan<float> maps, int heads, int gridHeight, int gridWidth, int columns = 4,
-        float opacity = 0.6f)
+        float opacity = 0.6f, int scale = 1)
     {
         ArgumentNullException.ThrowIfNull(image);
         CheckLength(maps.Length, heads * gridHeight * gridWidth, "maps", $"[{heads}, {gridHeight}, {gridWidth}]");
         if (columns < 1) throw new ArgumentOutOfRangeException(nameof(columns), columns, "At least one column.");
         columns = Math.Min(columns, heads);
-        int rows = (heads + columns - 1) / columns, gap = 2;
-        var sheet = new Canvas(columns * (image.Width + gap) - gap, rows * (image.Height + gap) - gap);
+        int rows = (heads + columns - 1) / columns, gap = 2, width = image.Width * scale, height = image.Height * scale;
+        var sheet = new Canvas(columns * (width + gap) - gap, rows * (height + gap) - gap);
         for (int k = 0; k < heads; k++)
         {
-            Canvas tile = HeatmapCanvas(image, maps.Slice(k * gridHeight * gridWidth, gridHeight * gridWidth), gridHeight, gridWidth, opacity);
-            sheet.Paste(tile, k % columns * (image.Width + gap), k / columns * (image.Height + gap));
+            Canvas tile = HeatmapCanvas(image, maps.Slice(k * gridHeight * gridWidth, gridHeight * gridWidth), gridHeight, gridWidth, opacity, scale);
+            sheet.Paste(tile, k % columns * (width + gap), k / columns * (height + gap));
         }
         return sheet.ToImage();
     }
 
     /// <summary>A mask ([maskHeight, maskWidth], any resolution) tinted over the image, with its outline drawn.</summary>
-    public static MLImage MaskOverlay(ImagePixels image, ReadOnlySpan<bool> mask, int maskHeight, int maskWidth, float opacity = 0.45f)
+    public static MLImage MaskOverlay(ImagePixels image, ReadOnlySpan<bool> mask, int maskHeight, int maskWidth, float opacity = 0.45f, int scale = 1)
     {
         ArgumentNullException.ThrowIfNull(image);
-        Canvas canvas = Canvas.Of(image);
+        Canvas canvas = Canvas.Of(image, scale);
         DrawMask(canvas, mask, maskHeight, maskWidth, Palette[0], opacity);
         return canvas.ToImage();
     }
@@ -84,7 +85,7 @@ public static class SegmentationPictures
         return canvas.ToImage();
     }
 
-    private static Canvas HeatmapCanvas(ImagePixels image, ReadOnlySpan<float> map, int gridHeight, int gridWidth, float opacity)
+    private static Canvas HeatmapCanvas(ImagePixels image, ReadOnlySpan<float> map, int gridHeight, int gridWidth, float opacity, int scale)
     {
         CheckLength(map.Length, gridHeight * gridWidth, "map", $"[{gridHeight}, {gridWidth}]");
         float low = float.MaxValue, high = float.MinValue;
@@ -93,11 +94,11 @@ public static class SegmentationPictures
             low = Math.Min(low, v);
             high = Math.Max(high, v);
         }
-        Canvas canvas = Canvas.Of(image);
-        for (int y = 0; y < image.Height; y++)
-            for (int x = 0; x < image.Width; x++)
+        Canvas canvas = Canvas.Of(image, scale);
+        for (int y = 0; y < canvas.Height; y++)
+            for (int x = 0; x < canvas.Width; x++)
             {
-                float v = map[y * gridHeight / image.Height * gridWidth + x * gridWidth / image.Width];
+                float v = map[y * gridHeight / canvas.Height * gridWidth + x * gridWidth / canvas.Width];
                 canvas.Blend(x, y, Colormap(high > low ? (v - low) / (high - low) : 0), opacity);
             }
         return canvas;

@@ -66,6 +66,9 @@ public sealed class SegmentationPicturesTests
         using MLImage grid = SegmentationPictures.HeadGrid(Grey(), [.. map, .. map, .. map], 3, 2, 2, columns: 2);
         Assert.AreEqual(2 * 8 + 2, grid.Width);
         Assert.AreEqual(2 * 8 + 2, grid.Height);
+        using MLImage large = SegmentationPictures.Heatmap(Grey(), map, 2, 2, opacity: 1, scale: 3);
+        Assert.AreEqual(24, large.Width);
+        Assert.AreEqual(Pixel(heat, 6, 1), Pixel(large, 6 * 3 + 2, 1 * 3 + 1), "scaling draws each pixel as a block");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SegmentationPictures.Heatmap(Grey(), map, 3, 2)).Message, "[3, 2]");
     }
 
