@@ -61,21 +61,9 @@ public static partial class CrateCheckpointImporter
                 weights[name] = value;
             }
 
-            var model = new CrateModel(architecture);
-            try
-            {
-                report = StateDictLoader.Load(model, weights, path, options.Strict,
-                    skip: options.DropHead ? IsHead : null,
-                    displayName: name => WithReferenceName(name, referenceNames));
-                if (options.Device is { } device)
-                    model.to(device);
-                return model;
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
+            return StateDictLoader.CreateLoaded(architecture, weights, path, options.Strict, options.Device, out report,
+                skip: options.DropHead ? IsHead : null,
+                displayName: name => WithReferenceName(name, referenceNames));
         }
         finally
         {

@@ -72,19 +72,7 @@ public static class CrateModelFile
         (Dictionary<string, Tensor> weights, _) = SafeTensorsFile.Read(path);
         try
         {
-            var model = new CrateModel(architecture);
-            try
-            {
-                StateDictLoader.Load(model, weights, path, strict: true);
-                if (device is not null)
-                    model.to(device);
-                return model;
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
+            return StateDictLoader.CreateLoaded(architecture, weights, path, strict: true, device, out _);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Crate.Transforms.Network;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,6 +11,35 @@ namespace Crate.Transforms.Checkpoints;
 /// </summary>
 internal static class StateDictLoader
 {
+    /// <summary>
+    /// A new network of <paramref name="architecture"/> with <paramref name="weights"/> loaded (see <see cref="Load"/>),
+    /// moved to <paramref name="device"/> when one is given; the network is disposed when loading fails.
+    /// </summary>
+    public static CrateModel CreateLoaded(
+        CrateArchitecture architecture,
+        IReadOnlyDictionary<string, Tensor> weights,
+        string source,
+        bool strict,
+        Device? device,
+        out CheckpointLoadReport report,
+        Func<string, bool>? skip = null,
+        Func<string, string>? displayName = null)
+    {
+        var model = new CrateModel(architecture);
+        try
+        {
+            report = Load(model, weights, source, strict, skip, displayName);
+            if (device is not null)
+                model.to(device);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Loads <paramref name="weights"/> into <paramref name="module"/>. Names for which <paramref name="skip"/>
     /// is true are left alone on both sides. <paramref name="source"/> and <paramref name="displayName"/> only
