@@ -157,8 +157,12 @@ public sealed class CrateTrainerOptions
     /// <summary>Clip the gradients' global L2 norm to this; null for no clipping. Default null.</summary>
     public double? GradientClipNorm { get; set; }
 
-    /// <summary>Automatic mixed precision (float16 autocast) on CUDA; ignored on the CPU. Default true.</summary>
+    /// <summary>Mixed precision on CUDA: bfloat16 forward and backward with float32 master weights (see
+    /// MixedPrecisionCopy); ignored on the CPU. Default true.</summary>
     public bool MixedPrecision { get; set; } = true;
+
+    /// <summary>Runs the mixed-precision path on the CPU too, so tests on machines without a GPU exercise it.</summary>
+    internal bool MixedPrecisionOnCpu { get; set; }
 
     /// <summary>Held-out rows scored at each epoch end; enables early stopping. Default null.</summary>
     public IDataView? ValidationSet { get; set; }

@@ -31,6 +31,7 @@ internal sealed class TrainingRun
     private readonly ImageAugmenter? augmenter;
     private readonly Parameter[] trained;
     private readonly int stepsPerEpoch;
+    private readonly MixedPrecisionCopy? mixedPrecision;
 
     public TrainingRun(CrateTrainerOptions options, CrateModel model, int classCount, long rows, long validationRows, Device device, Action<string> log)
     {
@@ -61,6 +62,11 @@ internal sealed class TrainingRun
                 (ulong)options.Seed)
             : null;
         stepsPerEpoch = (int)((rows + options.BatchSize - 1) / options.BatchSize);
+        if (options.MixedPrecision && (device.type == DeviceType.CUDA || options.MixedPrecisionOnCpu))
+        {
+            mixedPrecision = new MixedPrecisionCopy(model, device);
+            log("Mixed precision: bfloat16 forward and backward, float32 master weights.");
+        }
     }
 
     public void Train(IDataView data)
@@ -105,10 +111,14 @@ internal sealed class TrainingRun
                     if (options.Schedule == ScheduleGranularity.PerStep)
                         optimizer.LearningRate = options.EffectiveLearningRate * schedule.FactorAt(step, stepsPerEpoch);
                     Tensor images = batch.Images.to(device), labels = batch.Labels.to(device);
-                    Tensor logits = model.forward(images);
-                    Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
                     optimizer.ZeroGrad();
+                    mixedPrecision?.PullWeights();
+                    Tensor logits = mixedPrecision is null
+                        ? model.forward(images)
+                        : mixedPrecision.Compute.forward(images.to(ScalarType.BFloat16)).to(ScalarType.Float32);
+                    Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
                     loss.backward();
+                    mixedPrecision?.PushGradients();
                     if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm);
                     optimizer.Step();
                     window.Add(loss.item<float>(), logits.argmax(-1).eq(labels).sum().item<long>(), count);
@@ -152,6 +162,7 @@ internal sealed class TrainingRun
                 break;
             }
         }
+        mixedPrecision?.Dispose();
         if (bestWeights is not null)
         {
             using (no_grad())

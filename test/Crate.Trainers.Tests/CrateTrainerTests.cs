@@ -32,6 +32,23 @@ public sealed class CrateTrainerTests
     }
 
     [TestMethod]
+    public void MixedPrecisionTrainsFloat32MastersThroughABFloat16Copy()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(96, seed: 1));
+        IDataView test = TinyImages.Keyed(context, TinyImages.Rows(30, seed: 2));
+        CrateTrainerOptions options = TinyImages.Options(epochs: 8);
+        options.MixedPrecisionOnCpu = true;
+        CrateClassifierTransformer mixed = context.MulticlassClassification.Trainers.Crate(options).Fit(train);
+        Assert.IsTrue(mixed.Model.parameters().All(p => p.dtype == ScalarType.Float32), "master weights stay float32");
+        double accuracy = context.MulticlassClassification.Evaluate(mixed.Transform(test)).MicroAccuracy;
+        Console.WriteLine($"mixed-precision tiny-images accuracy {accuracy:P1}");
+        Assert.IsGreaterThan(0.9, accuracy);
+        float[] full = Weights(context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 8)).Fit(train).Model);
+        CollectionAssert.AreNotEqual(full, Weights(mixed.Model), "the bfloat16 path really ran");
+    }
+
+    [TestMethod]
     public void OneSeedGivesIdenticalWeights()
     {
         var context = new MLContext(seed: 1);

@@ -153,7 +153,8 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Checks that <paramref name="images"/> is a float32 [B, C, H, W] batch on this model's device, with C the
+    /// Checks that <paramref name="images"/> is a [B, C, H, W] batch of the weights' type (float32 unless the model was
+    /// cast) on this model's device, with C the
     /// model's channels and H, W positive multiples of the patch size; returns the patch grid.
     /// </summary>
     public (int GridHeight, int GridWidth) ValidateImages(Tensor images)
@@ -163,8 +164,8 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
         string shape = "[" + string.Join(", ", images.shape) + "]";
         if (images.dim() != 4)
             throw new ArgumentException($"Images must be a [B, C, H, W] tensor; got shape {shape}.", nameof(images));
-        if (images.dtype != ScalarType.Float32)
-            throw new ArgumentException($"Images must be float32; got {images.dtype}.", nameof(images));
+        if (images.dtype != cls_token.dtype)
+            throw new ArgumentException($"Images must be {Name(cls_token.dtype)}, as the model's weights; got {Name(images.dtype)}.", nameof(images));
         if (images.shape[0] == 0)
             throw new ArgumentException($"The image batch is empty (shape {shape}).", nameof(images));
         if (images.shape[1] != Architecture.Channels)
@@ -178,6 +179,8 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"Images are on {images.device} but the model is on {Device}.", nameof(images));
         return ((int)(height / p), (int)(width / p));
     }
+
+    private static string Name(ScalarType type) => type.ToString().ToLowerInvariant();
 
     private static void MoveOut(LayerIntrospection readout)
     {
