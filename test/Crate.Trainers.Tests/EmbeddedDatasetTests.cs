@@ -51,35 +51,50 @@ public sealed class EmbeddedDatasetTests
         Assert.IsGreaterThanOrEqualTo(0.90, metrics.MicroAccuracy);
         Assert.IsLessThanOrEqualTo(90.0, trainingSeconds, "the CPU budget");
     }
+}
+
+/// <summary>
+/// Segmentation from classification alone (the paper's claim) on the embedded dataset: a small CRATE trained only to
+/// classify; its [CLS] attention, thresholded by CrateSegment, is measured against the true masks and against a
+/// centred box. Objects here are smaller and free to move (scale 0.35–0.55), so a centred box is not the answer
+/// by construction, and patches of 4 give an 8×8 grid fine enough to follow an outline.
+/// </summary>
+[TestClass]
+public sealed class EmergentSegmentationTests
+{
+    private static readonly ShapesDatasetOptions Train = new() { Count = 4000, Seed = 21, Scale = (0.35, 0.55) };
+    private static readonly ShapesDatasetOptions Test = Train with { Count = 400, Seed = 22 };
 
     [TestMethod]
-    [Ignore("Open (issue 4): measured mean IoU 48.7 % for CrateSegment (best calibrated head, patch 8, 16 epochs) against 55.8 % for a centred box; the dataset keeps objects near the centre, which favours the box.")]
     public void CrateSegmentBeatsACentredBox()
     {
+        var context = new MLContext(seed: 0);
+        CrateTrainerOptions options = EmbeddedDatasetTests.SmallCrate(epochs: 16);
+        options.PatchSize = 4;
+        ITransformer model = context.Transforms.Conversion.MapValueToKey("Label")
+            .Append(context.MulticlassClassification.Trainers.Crate(options))
+            .Fit(ShapesDataset.LoadDataView(context, Train));
         CrateModel network = ((IEnumerable<ITransformer>)model).OfType<CrateClassifierTransformer>().Single().Model;
         IDataView test = ShapesDataset.LoadDataView(context, Test);
-        // The fraction kept is the dataset's typical object share, learned from the training masks like the box's size.
+        // P is the dataset's typical object share, learned from training masks like the box's size.
         double objectShare = ShapesDataset.Generate(Train with { Count = 300 }).Average(s => s.Mask.Count(m => m) / (double)s.Mask.Length);
-        // The paper's best-matched head (eq. 13), chosen on training images with their true masks.
-        IDataView calibration = ShapesDataset.LoadDataView(context, Train with { Count = 300 });
-        IDataView masks = context.Transforms.CrateSegment(network, new CrateSegmentOptions
+        bool[][] predicted = context.Transforms.CrateSegment(network, new CrateSegmentOptions
         {
             Fraction = objectShare, Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu,
-            CalibrationMaskColumnName = "Mask", CalibrationHeadCount = 1,
-        }).Fit(calibration).Transform(test);
-        bool[][] predicted = masks.GetColumn<bool[]>("Mask").ToArray();
-        double segmentIou = 0, boxIou = 0;
+        }).Fit(test).Transform(test).GetColumn<bool[]>("Mask").ToArray();
         int side = (int)Math.Round(32 * Math.Sqrt(objectShare));
         var box = new bool[32 * 32];
         for (int y = (32 - side) / 2; y < (32 - side) / 2 + side; y++)
             for (int x = (32 - side) / 2; x < (32 - side) / 2 + side; x++) box[y * 32 + x] = true;
+        double segmentIou = 0, boxIou = 0;
         for (int i = 0; i < Test.Count; i++)
         {
             bool[] truth = ShapesDataset.Sample(Test, i).Mask;
             segmentIou += AttentionMaskRules.IntersectionOverUnion(predicted[i], truth) / Test.Count;
             boxIou += AttentionMaskRules.IntersectionOverUnion(box, truth) / Test.Count;
         }
-        Console.WriteLine($"Mean IoU against the true masks: CrateSegment {segmentIou:P1}, centred box {boxIou:P1} ({Test.Count} test images, P = {objectShare:F2}).");
+        Console.WriteLine($"Mean IoU against the true masks: CrateSegment {segmentIou:P1} (penultimate layer, all heads, P = {objectShare:F2}), " +
+            $"centred box {boxIou:P1}; {Test.Count} test images.");
         Assert.IsGreaterThan(boxIou, segmentIou);
     }
 }
