@@ -3,6 +3,7 @@
 // pictures of a few test images: segmentation from a classifier, as the paper claims.
 // Usage: dotnet run -c Release --project samples/Crate.Quickstart -- [--device cpu|cuda|auto] [--epochs N]
 //        [--train N] [--test N] [--output DIR]
+//    or: ... -- --score MODEL.zip [--test N]   (load a saved pipeline and print each test image's scores)
 using System.Diagnostics;
 using Crate.Trainers;
 using Crate.Trainers.Data;
@@ -17,6 +18,7 @@ using Microsoft.ML.Data;
 var device = ComputeDevice.Auto;
 int epochs = 16, trainCount = 4000, testCount = 600;
 string output = Path.GetFullPath("crate-quickstart-output");
+string? scoreModel = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -27,14 +29,24 @@ for (int i = 0; i < args.Length; i++)
         case "--train": trainCount = int.Parse(Next()); break;
         case "--test": testCount = int.Parse(Next()); break;
         case "--output": output = Path.GetFullPath(Next()); break;
+        case "--score": scoreModel = Path.GetFullPath(Next()); break;
         default:
             Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--epochs N] [--train N] [--test N] [--output DIR]");
             return 2;
     }
 }
+var context = new MLContext(seed: 0);
+if (scoreModel is not null)
+{
+    // A saved pipeline scored in this process: what a user's service does with the file the main job writes.
+    ITransformer loaded = CratePipelineFile.Load(context, scoreModel, out _);
+    IDataView images = ShapesDataset.LoadDataView(context, new ShapesDatasetOptions { Count = testCount, Seed = 2 });
+    foreach (float[] scores in loaded.Transform(images).GetColumn<float[]>("Score"))
+        Console.WriteLine(string.Join(' ', scores.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+    return 0;
+}
 Directory.CreateDirectory(output);
 
-var context = new MLContext(seed: 0);
 // The progress bar shows training; only warnings and errors of the log are printed.
 context.Log += (_, e) => { if (e.Kind >= Microsoft.ML.Runtime.ChannelMessageKind.Warning) Console.WriteLine($"\n{e.Message}"); };
 var train = new ShapesDatasetOptions { Count = trainCount, Seed = 1 };

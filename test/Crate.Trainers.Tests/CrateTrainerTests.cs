@@ -1,3 +1,4 @@
+using System.Reflection;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Microsoft.ML;
@@ -115,6 +116,42 @@ public sealed class CrateTrainerTests
             float[][] after = loaded.Transform(data).GetColumn<float[]>("Score").ToArray();
             for (int i = 0; i < before.Length; i++) CollectionAssert.AreEqual(before[i], after[i], $"row {i}");
             Assert.AreEqual(train.Schema.Count, schema.Count);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    [Timeout(600_000, CooperativeCancellation = true)]
+    public void SavedPipelineScoresIdenticallyInANewProcess()
+    {
+        var context = new MLContext(seed: 1);
+        var shapes = new Crate.Trainers.Data.ShapesDatasetOptions { Count = 64, Seed = 1 };
+        IDataView train = Crate.Trainers.Data.ShapesDataset.LoadDataView(context, shapes);
+        CrateTrainerOptions options = TinyImages.Options(epochs: 1);
+        (options.ImageHeight, options.ImageWidth, options.PatchSize) = (32, 32, 8);
+        ITransformer model = context.Transforms.Conversion.MapValueToKey("Label").Append(context.MulticlassClassification.Trainers.Crate(options)).Fit(train);
+        IDataView test = Crate.Trainers.Data.ShapesDataset.LoadDataView(context, shapes with { Count = 5, Seed = 2 });
+        string[] expected = model.Transform(test).GetColumn<float[]>("Score")
+            .Select(s => string.Join(' ', s.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))).ToArray();
+        string path = Path.Combine(Path.GetTempPath(), $"crate-new-process-{Guid.NewGuid():N}.zip");
+        try
+        {
+            CratePipelineFile.Save(context, model, train.Schema, path);
+            string root = typeof(CrateTrainerTests).Assembly.GetCustomAttributes<System.Reflection.AssemblyMetadataAttribute>()
+                .Single(a => a.Key == "RepositoryRoot").Value!;
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet",
+                ["run", "-c", "Release", "--project", Path.Combine(root, "samples", "Crate.Quickstart"), "--", "--score", path, "--test", "5"])
+            { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
+            using var process = System.Diagnostics.Process.Start(start)!;
+            Task<string> errors = process.StandardError.ReadToEndAsync();
+            string[] lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Where(l => l.Length > 0 && char.IsDigit(l[0])).ToArray();
+            process.WaitForExit();
+            Assert.AreEqual(0, process.ExitCode, errors.Result);
+            CollectionAssert.AreEqual(expected, lines, "scores printed by another process");
         }
         finally
         {
