@@ -82,22 +82,22 @@ public sealed class EmergentSegmentationTests
         var box = new bool[32 * 32];
         for (int y = (32 - side) / 2; y < (32 - side) / 2 + side; y++)
             for (int x = (32 - side) / 2; x < (32 - side) / 2 + side; x++) box[y * 32 + x] = true;
-        double MeanIou(CrateSegmentOptions segment, IDataView fitOn)
+        double MeanIou(CrateSegmentOptions readout, IDataView fitOn)
         {
-            bool[][] predicted = context.Transforms.CrateSegment(network, segment).Fit(fitOn).Transform(test).GetColumn<bool[]>("Mask").ToArray();
+            bool[][] predicted = context.Transforms.CrateSegment(network, readout).Fit(fitOn).Transform(test).GetColumn<bool[]>("Mask").ToArray();
             return Enumerable.Range(0, Test.Count).Average(i => AttentionMaskRules.IntersectionOverUnion(predicted[i], ShapesDataset.Sample(Test, i).Mask));
         }
-        var options = new CrateSegmentOptions { Fraction = objectShare, Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu };
-        double segmentIou = MeanIou(options, test);
+        var segment = new CrateSegmentOptions { Fraction = objectShare, Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu };
+        double segmentIou = MeanIou(segment, test);
         double boxIou = Enumerable.Range(0, Test.Count).Average(i => AttentionMaskRules.IntersectionOverUnion(box, ShapesDataset.Sample(Test, i).Mask));
         Console.WriteLine($"Mean IoU against the true masks: CrateSegment {segmentIou:P1} (penultimate layer, all heads, P = {objectShare:F2}), " +
             $"centred box {boxIou:P1}; {Test.Count} test images.");
         // Reported for docs/performance.md, not asserted: the other read-outs of the same network.
         IDataView calibration = ShapesDataset.LoadDataView(context, Train with { Count = 300 });
         double accuracy = context.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
-        Console.WriteLine($"Also: last layer, all heads {MeanIou(options with { Layer = 3 }, test):P1}; best calibrated head (eq. 13) " +
-            $"{MeanIou(options with { CalibrationMaskColumnName = "Mask" }, calibration):P1} at the penultimate layer, " +
-            $"{MeanIou(options with { Layer = 3, CalibrationMaskColumnName = "Mask" }, calibration):P1} at the last; classifier test accuracy {accuracy:P1}.");
+        Console.WriteLine($"Also: last layer, all heads {MeanIou(segment with { Layer = 3 }, test):P1}; best calibrated head (eq. 13) " +
+            $"{MeanIou(segment with { CalibrationMaskColumnName = "Mask" }, calibration):P1} at the penultimate layer, " +
+            $"{MeanIou(segment with { Layer = 3, CalibrationMaskColumnName = "Mask" }, calibration):P1} at the last; classifier test accuracy {accuracy:P1}.");
         Assert.IsGreaterThan(boxIou, segmentIou);
     }
 }
