@@ -75,7 +75,7 @@ public static class CocoEvaluation
                 }
                 catch (ArgumentException e)
                 {
-                    throw new CocoFormatException(groundTruth.FilePath, record, e.Message);
+                    throw new CocoFormatException(groundTruth.FilePath, record, CocoJsonRecord.Plain(e));
                 }
             }
             int k = categoryIndex[annotation.CategoryId], i = imageIndex[annotation.ImageId];

@@ -66,7 +66,7 @@ public static class CocoResultsFile
                 }
                 catch (ArgumentException e)
                 {
-                    problem = $"segmentation does not fit image {imageId}: {e.Message}";
+                    problem = $"segmentation does not fit image {imageId}: {CocoJsonRecord.Plain(e).TrimEnd('.')}";
                 }
             }
             if (problem is not null)

@@ -121,7 +121,7 @@ internal readonly struct CocoJsonRecord(JsonElement element, string? file, strin
             }
             catch (ArgumentException e)
             {
-                throw Error($"\"segmentation\": {e.Message}");
+                throw Error($"\"segmentation\": {Plain(e)}");
             }
         }
         if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("counts", out JsonElement counts)
@@ -157,13 +157,17 @@ internal readonly struct CocoJsonRecord(JsonElement element, string? file, strin
                 }
                 catch (ArgumentException e)
                 {
-                    throw Error($"uncompressed RLE: {e.Message}");
+                    throw Error($"uncompressed RLE: {Plain(e)}");
                 }
             }
             throw Error($"RLE \"counts\" must be a string (compressed) or a list of integers, found {Describe(counts)}.");
         }
         throw Error($"\"segmentation\" is neither a list of polygons nor an RLE object with \"size\" and \"counts\": found {Describe(value)}.");
     }
+
+    /// <summary>An argument error's message without the "(Parameter 'x')" suffix, for a message about a file.</summary>
+    public static string Plain(ArgumentException e) =>
+        e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
 
     /// <summary>A short description of a JSON value for messages: its kind and, for scalars, its text.</summary>
     public static string Describe(JsonElement value) => value.ValueKind switch
