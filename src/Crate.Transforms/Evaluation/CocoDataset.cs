@@ -95,34 +95,15 @@ public sealed class CocoDataset
         using JsonDocument document = CocoJsonRecord.ParseFile(path);
         JsonElement root = document.RootElement;
         var images = new List<CocoImage>();
-        int index = 0;
-        foreach (JsonElement element in CocoJsonRecord.RequiredArray(root, path, "images"))
-        {
-            var record = new CocoJsonRecord(element, path, $"images[{index++}]");
-            record.RequireObject();
-            long id = record.RequiredId("id");
-            record = record.Named($"{record.Name} (id {id})");
+        foreach ((CocoJsonRecord record, long id) in CocoJsonRecord.IdentifiedRecords(root, path, "images"))
             images.Add(new CocoImage(id, record.RequiredPositiveInt("width"), record.RequiredPositiveInt("height"),
                 record.OptionalString("file_name") ?? ""));
-        }
         var categories = new List<CocoCategory>();
-        index = 0;
-        foreach (JsonElement element in CocoJsonRecord.RequiredArray(root, path, "categories"))
-        {
-            var record = new CocoJsonRecord(element, path, $"categories[{index++}]");
-            record.RequireObject();
-            long id = record.RequiredId("id");
-            record = record.Named($"{record.Name} (id {id})");
+        foreach ((CocoJsonRecord record, long id) in CocoJsonRecord.IdentifiedRecords(root, path, "categories"))
             categories.Add(new CocoCategory(id, record.OptionalString("name") ?? "", record.OptionalString("supercategory")));
-        }
         var annotations = new List<CocoAnnotation>();
-        index = 0;
-        foreach (JsonElement element in CocoJsonRecord.RequiredArray(root, path, "annotations"))
+        foreach ((CocoJsonRecord record, long id) in CocoJsonRecord.IdentifiedRecords(root, path, "annotations"))
         {
-            var record = new CocoJsonRecord(element, path, $"annotations[{index++}]");
-            record.RequireObject();
-            long id = record.RequiredId("id");
-            record = record.Named($"{record.Name} (id {id})");
             CocoSegmentation? segmentation = record.TryGet("segmentation", out JsonElement value) ? record.Segmentation(value) : null;
             annotations.Add(new CocoAnnotation(id, record.RequiredId("image_id"), record.RequiredId("category_id"),
                 record.Box(record.Required("bbox")), record.RequiredNumber("area"), record.RequiredFlag("iscrowd"), segmentation));

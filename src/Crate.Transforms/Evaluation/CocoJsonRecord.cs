@@ -35,6 +35,19 @@ internal readonly struct CocoJsonRecord(JsonElement element, string? file, strin
         return value.EnumerateArray();
     }
 
+    /// <summary>The objects of top-level array <paramref name="key"/>, each with its "id" and named "key[i] (id n)".</summary>
+    public static IEnumerable<(CocoJsonRecord Record, long Id)> IdentifiedRecords(JsonElement root, string file, string key)
+    {
+        int index = 0;
+        foreach (JsonElement element in RequiredArray(root, file, key))
+        {
+            var record = new CocoJsonRecord(element, file, $"{key}[{index++}]");
+            record.RequireObject();
+            long id = record.RequiredId("id");
+            yield return (record.Named($"{record.Name} (id {id})"), id);
+        }
+    }
+
     public CocoFormatException Error(string problem) => new(file, name, problem);
 
     public CocoJsonRecord Named(string newName) => new(element, file, newName);
