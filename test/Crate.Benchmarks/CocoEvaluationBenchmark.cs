@@ -43,7 +43,7 @@ internal static class CocoEvaluationBenchmark
                 var watch = Stopwatch.StartNew();
                 TimeSpan cpu = CpuTime();
                 CocoDataset groundTruth = CocoDataset.Load(groundTruthFile);
-                IReadOnlyList<CocoDetection> results = CocoResultsFile.Read(file, groundTruth, false, out _);
+                IReadOnlyList<CocoDetection> results = CocoResultsFile.Read(file, groundTruth);
                 if (watch.Elapsed.TotalSeconds < read.Wall) read = (watch.Elapsed.TotalSeconds, (CpuTime() - cpu).TotalSeconds);
                 watch.Restart();
                 cpu = CpuTime();

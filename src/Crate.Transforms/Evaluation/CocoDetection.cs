@@ -15,7 +15,7 @@ public sealed record CocoDetection(long ImageId, long CategoryId, double Score, 
     /// <summary>
     /// The area that places the detection in the small, medium or large range when it is not matched; null to take,
     /// as detectron2 does, the box's area in box evaluation and the mask's in mask evaluation. Results files read by
-    /// <see cref="CocoResultsFile.Read"/> carry the area pycocotools' loadRes gives them, which differs for masks
+    /// <see cref="CocoResultsFile.Read(string, CocoDataset)"/> carry the area pycocotools' loadRes gives them, which differs for masks
     /// (see there).
     /// </summary>
     public double? Area { get; init; }

@@ -9,7 +9,7 @@ public static class CocoEvaluation
 {
     /// <summary>Evaluates a COCO results file against a COCO instances file with the standard settings.</summary>
     /// <param name="groundTruthJson">The instances file (annotations/instances_*.json).</param>
-    /// <param name="detectionsJson">The results file: a JSON array of detections (<see cref="CocoResultsFile.Read"/>).</param>
+    /// <param name="detectionsJson">The results file: a JSON array of detections (<see cref="CocoResultsFile.Read(string, CocoDataset)"/>).</param>
     /// <param name="iouType">Compare boxes or masks.</param>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>
     /// <exception cref="CocoFormatException">A file is not JSON or not COCO, the results are empty, or a detection is
@@ -23,8 +23,7 @@ public static class CocoEvaluation
     {
         ArgumentNullException.ThrowIfNull(options);
         CocoDataset groundTruth = CocoDataset.Load(groundTruthJson);
-        IReadOnlyList<CocoDetection> detections = CocoResultsFile.Read(detectionsJson, groundTruth, options.SkipInvalidDetections,
-            out int skipped, options.Log, options.ClassAgnostic);
+        IReadOnlyList<CocoDetection> detections = CocoResultsFile.Read(detectionsJson, groundTruth, options, out int skipped);
         return Evaluate(groundTruth, detections, iouType, options, detectionsJson, skipped);
     }
 

@@ -19,17 +19,19 @@ public static class CocoResultsFile
     /// </summary>
     /// <param name="path">The results file.</param>
     /// <param name="groundTruth">The dataset the detections are for.</param>
-    /// <param name="skipInvalid">Skip detections for an image or category the ground truth lacks, or with a mask of
-    /// the wrong size, instead of failing; <paramref name="skipped"/> counts them and <paramref name="log"/> hears of each.</param>
-    /// <param name="skipped">How many detections were skipped.</param>
-    /// <param name="log">Told of each skipped detection; may be null.</param>
-    /// <param name="classAgnostic">Accept any category id (class-agnostic evaluation ignores categories).</param>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="CocoFormatException">Not JSON, not an array of detections, an empty array, a detection
-    /// without the keys it needs, or (unless skipped) one for an unknown image or category or with a wrongly sized mask.</exception>
-    public static IReadOnlyList<CocoDetection> Read(string path, CocoDataset groundTruth, bool skipInvalid, out int skipped,
-        Action<string>? log = null, bool classAgnostic = false)
+    /// without the keys it needs, or one for an unknown image or category or with a wrongly sized mask.</exception>
+    public static IReadOnlyList<CocoDetection> Read(string path, CocoDataset groundTruth) => Read(path, groundTruth, new CocoEvaluationOptions(), out _);
+
+    /// <summary>Reads a results file as <see cref="Read(string, CocoDataset)"/> does, with
+    /// <see cref="CocoEvaluationOptions.SkipInvalidDetections"/> (skipped detections are counted in
+    /// <paramref name="skipped"/> and reported to <see cref="CocoEvaluationOptions.Log"/>) and
+    /// <see cref="CocoEvaluationOptions.ClassAgnostic"/> (any category id is accepted).</summary>
+    /// <inheritdoc cref="Read(string, CocoDataset)"/>
+    public static IReadOnlyList<CocoDetection> Read(string path, CocoDataset groundTruth, CocoEvaluationOptions options, out int skipped)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(groundTruth);
         using JsonDocument document = CocoJsonRecord.ParseFile(path);
         JsonElement root = document.RootElement;
@@ -55,7 +57,7 @@ public static class CocoResultsFile
             double score = record.RequiredNumber("score");
             CocoImage? image = groundTruth.FindImage(imageId);
             string? problem = image is null ? $"image_id {imageId} is not in the ground truth"
-                : !classAgnostic && groundTruth.FindCategory(categoryId) is null ? $"category_id {categoryId} is not in the ground truth"
+                : !options.ClassAgnostic && groundTruth.FindCategory(categoryId) is null ? $"category_id {categoryId} is not in the ground truth"
                 : null;
             RleMask? mask = null;
             if (problem is null && record.TryGet("segmentation", out JsonElement segmentation))
@@ -71,9 +73,9 @@ public static class CocoResultsFile
             }
             if (problem is not null)
             {
-                if (!skipInvalid) throw record.Error(problem + ".");
+                if (!options.SkipInvalidDetections) throw record.Error(problem + ".");
                 skipped++;
-                log?.Invoke($"{path}: {record.Name}: skipped: {problem}.");
+                options.Log?.Invoke($"{path}: {record.Name}: skipped: {problem}.");
                 continue;
             }
             CocoBox box;

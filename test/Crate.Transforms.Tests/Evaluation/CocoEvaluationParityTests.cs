@@ -53,7 +53,7 @@ public sealed class CocoEvaluationParityTests
     {
         // The in-memory entry point over the same objects and detections (areas as the results reader set them).
         CocoDataset groundTruth = CocoDataset.Load(CocoFixtures.PathOf("masks_gt.json"));
-        IReadOnlyList<CocoDetection> detections = CocoResultsFile.Read(CocoFixtures.PathOf("masks_dt.json"), groundTruth, false, out int skipped);
+        IReadOnlyList<CocoDetection> detections = CocoResultsFile.Read(CocoFixtures.PathOf("masks_dt.json"), groundTruth, new CocoEvaluationOptions(), out int skipped);
         Assert.AreEqual(0, skipped);
         JsonElement expected = CocoFixtures.Get("evaluations").EnumerateArray()
             .First(e => e.GetProperty("dt").GetString() == "masks_dt.json" && e.GetProperty("iouType").GetString() == "segm");

@@ -43,10 +43,10 @@ public sealed class CocoResultsFileTests
     {
         // The masks fixture's detections, written by us and read back, give pycocotools' numbers for the original file.
         CocoDataset groundTruth = CocoDataset.Load(CocoFixtures.PathOf("masks_gt.json"));
-        IReadOnlyList<CocoDetection> original = CocoResultsFile.Read(CocoFixtures.PathOf("masks_dt.json"), groundTruth, false, out _);
+        IReadOnlyList<CocoDetection> original = CocoResultsFile.Read(CocoFixtures.PathOf("masks_dt.json"), groundTruth);
         string path = Path.Combine(folder, "results.json");
         CocoResultsFile.Write(path, original.Select(d => d with { Box = null }));
-        IReadOnlyList<CocoDetection> back = CocoResultsFile.Read(path, groundTruth, false, out _);
+        IReadOnlyList<CocoDetection> back = CocoResultsFile.Read(path, groundTruth);
         Assert.HasCount(original.Count, back);
         for (int i = 0; i < back.Count; i++)
         {
