@@ -99,7 +99,7 @@ public sealed class CocoBadInputTests
         // Box evaluation needs no segmentation; mask evaluation names the object that lacks one.
         string noSegmentation = GroundTruth(Object[..Object.IndexOf(", \"segmentation\"")] + "}");
         string detections = Write("dt.json", $"[{GoodDetection}]");
-        Assert.AreEqual(1, CocoEvaluation.Evaluate(noSegmentation, detections, CocoIouType.BoundingBox).AP50, 1e-12);
+        Close.Assert(1, CocoEvaluation.Evaluate(noSegmentation, detections, CocoIouType.BoundingBox).AP50, 1e-12, "AP50 without segmentations");
         string masks = Write("masks.json", """[{"image_id": 1, "category_id": 1, "segmentation": {"size": [10, 10], "counts": [0, 100]}, "score": 1}]""");
         AssertNames(Assert.ThrowsExactly<CocoFormatException>(() => CocoEvaluation.Evaluate(noSegmentation, masks, CocoIouType.Segmentation)),
             noSegmentation, "annotations[0] (id 7)", "no \"segmentation\"");
