@@ -135,7 +135,7 @@ public sealed class VocSegmentationTests
 
         var noSplit = Assert.ThrowsExactly<FileNotFoundException>(() => data.LoadVocSegmentation(voc.Path, "test"));
         StringAssert.Contains(noSplit.Message, voc.File("ImageSets", "Segmentation", "test.txt"));
-        StringAssert.Contains(noSplit.Message, "train, val");
+        StringAssert.Contains(noSplit.Message, "pipeline, train, val");
 
         var parent = Assert.ThrowsExactly<DirectoryNotFoundException>(() => data.LoadVocSegmentation(SegmentationFixtures.PathOf("voc")));
         StringAssert.Contains(parent.Message, "did you mean");

@@ -159,6 +159,14 @@ VOC = {
         (30, 30, 200)),
 }
 
+# Larger images: (height, width, [(class, pixel test)], background colour).
+LARGE = {
+    "2008_000001": (24, 40, [(15, lambda y, x: (y >= 4) & (y < 20) & (x >= 4) & (x < 14)),
+                             (12, lambda y, x: (y - 12) ** 2 + (x - 28) ** 2 < 49)], (90, 60, 40)),
+    "2008_000002": (32, 24, [(8, lambda y, x: (y >= 3) & (y < 13) & (x >= 3) & (x < 21)),
+                             (7, lambda y, x: (y >= 18) & (y < 29) & (x >= 6) & (x < 18))], (40, 60, 90)),
+}
+
 
 def write_voc():
     root = os.path.join(HERE, "voc", "VOC2012")
@@ -173,6 +181,33 @@ def write_voc():
         f.write("2007_000001\n2007_000003\n")
     with open(os.path.join(root, "ImageSets", "Segmentation", "val.txt"), "w") as f:
         f.write("2007_000002\n\n2007_000001  \n")
+    # Two images larger than a patch, for the pipeline test: split "pipeline".
+    names = []
+    for name, (height, width, shapes, colour) in LARGE.items():
+        classes = np.zeros((height, width), dtype=np.uint8)
+        objects = np.zeros((height, width), dtype=np.uint8)
+        y, x = np.mgrid[0:height, 0:width]
+        for number, (label, inside) in enumerate(shapes, start=1):
+            region = inside(y, x)
+            classes[region] = label
+            objects[region] = number
+        # A one-pixel void band around every object, as VOC outlines them.
+        grown = np.zeros_like(objects, dtype=bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                grown |= np.roll(np.roll(objects > 0, dy, 0), dx, 1)
+        band = grown & (objects == 0)
+        classes[band] = V
+        objects[band] = V
+        image = np.zeros((height, width, 3), dtype=np.uint8)
+        image[:] = colour
+        image[objects > 0] = (240, 240, 240)
+        Image.fromarray(image, mode="RGB").save(os.path.join(root, "JPEGImages", name + ".jpg"), quality=95)
+        save_palette(os.path.join(root, "SegmentationClass", name + ".png"), classes)
+        save_palette(os.path.join(root, "SegmentationObject", name + ".png"), objects)
+        names.append(name)
+    with open(os.path.join(root, "ImageSets", "Segmentation", "pipeline.txt"), "w") as f:
+        f.write("".join(n + "\n" for n in names))
     # For the bad-input tests: a class mask with an id VOC does not have.
     save_palette(os.path.join(HERE, "voc", "class_id_37.png"), [[0, 0, 37, 15, 0, 0]] * 4)
 
