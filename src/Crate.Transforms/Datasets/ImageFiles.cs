@@ -32,4 +32,15 @@ internal static class ImageFiles
         }
         return image;
     }
+
+    /// <summary>Decodes the image at <paramref name="path"/> and checks it has the size of its mask <paramref name="mask"/>,
+    /// read from <paramref name="maskPath"/>.</summary>
+    public static MLImage DecodeMatching(string path, LabelMap mask, string maskPath)
+    {
+        MLImage image = Decode(path);
+        (int width, int height) = (image.Width, image.Height);
+        if (width == mask.Width && height == mask.Height) return image;
+        image.Dispose();
+        throw new InvalidDataException($"the image '{path}' is {width}×{height} but its mask '{maskPath}' is {mask.Width}×{mask.Height}.");
+    }
 }

@@ -111,18 +111,7 @@ public static class ImageFolderSegmentation
 
         public Lazy<LabelMap> Mask { get; }
 
-        public MLImage Image()
-        {
-            MLImage image = ImageFiles.Decode(Record.ImagePath);
-            LabelMap mask = Mask.Value;
-            (int width, int height) = (image.Width, image.Height);
-            if (width != mask.Width || height != mask.Height)
-            {
-                image.Dispose();
-                throw new InvalidDataException($"the image '{Record.ImagePath}' is {width}×{height} but its mask '{Record.MaskPath}' is {mask.Width}×{mask.Height}.");
-            }
-            return image;
-        }
+        public MLImage Image() => ImageFiles.DecodeMatching(Record.ImagePath, Mask.Value, Record.MaskPath);
 
         private LabelMap ReadMask()
         {

@@ -149,18 +149,7 @@ public static class VocSegmentation
 
         public Lazy<VocInstances> Instances { get; }
 
-        public MLImage Image()
-        {
-            MLImage image = ImageFiles.Decode(Record.ImagePath);
-            LabelMap mask = Classes.Value;
-            (int width, int height) = (image.Width, image.Height);
-            if (width != mask.Width || height != mask.Height)
-            {
-                image.Dispose();
-                throw new InvalidDataException($"the image '{Record.ImagePath}' is {width}×{height} but its class mask '{Record.ClassPath}' is {mask.Width}×{mask.Height}.");
-            }
-            return image;
-        }
+        public MLImage Image() => ImageFiles.DecodeMatching(Record.ImagePath, Classes.Value, Record.ClassPath);
 
         private LabelMap ReadClasses()
         {

@@ -31,6 +31,10 @@ internal sealed class LabelMapColumn
         DataViewSchema.Column column = schema.GetColumnOrNull(name)
             ?? throw new ArgumentOutOfRangeException(nameof(name), name,
                 $"The data has no {role} column '{name}'. Columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        if (column.Type is VectorDataViewType { ItemType: KeyDataViewType })
+            throw new ArgumentException(
+                $"The {role} column '{name}' holds keys ({column.Type}), whose raw values are 1-based with 0 missing; map them back to class ids " +
+                "first (mlContext.Transforms.Conversion.MapKeyToValue).", nameof(name));
         if (column.Type is not VectorDataViewType vector || !IsSupported(vector.ItemType.RawType, allowFloat))
             throw new ArgumentException(
                 $"The {role} column '{name}' has type {column.Type}; expected a vector of Boolean, Byte, UInt16, Int32 or UInt32 labels" +

@@ -197,7 +197,7 @@ public sealed class VocSegmentationTests
             get(ref image);
         });
         StringAssert.Contains(wrongImage.Message, "record 0 (2007_000001)");
-        StringAssert.Contains(wrongImage.Message, "is 5×3 but its class mask");
+        StringAssert.Contains(wrongImage.Message, "is 5×3 but its mask");
 
         // Skipping: the bad row is left out, the good one read, the skip logged.
         var log = new List<string>();
