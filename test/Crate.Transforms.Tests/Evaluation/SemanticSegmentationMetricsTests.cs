@@ -157,6 +157,23 @@ public sealed class SemanticSegmentationMetricsTests
         public int[] PredictedMask { get; set; } = [];
     }
 
+    private sealed class KeyRow
+    {
+        [VectorType(2)]
+        public byte[] Mask { get; set; } = [];
+
+        [KeyType(3), VectorType(2)]
+        public uint[] PredictedMask { get; set; } = [];
+    }
+
+    [TestMethod]
+    public void KeyTypedPredictionsAreRefusedRatherThanReadOneOff()
+    {
+        IDataView data = Context.Data.LoadFromEnumerable(new[] { new KeyRow { Mask = [0, 1], PredictedMask = [1, 2] } });
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Context.MulticlassClassification.EvaluateSegmentation(data, 3));
+        StringAssert.Contains(error.Message, "MapKeyToValue");
+    }
+
     [TestMethod]
     public void BadInputNamesTheRowAndTheProblem()
     {
