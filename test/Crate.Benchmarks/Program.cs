@@ -1,6 +1,7 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
-//        [--training [--epochs N] [--images N]] [--coco [--images N] [--directory D]]
+//        [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]]
+//        [--coco [--images N] [--directory D]]
 // Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -10,7 +11,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false, coco = false;
+bool quick = false, training = false, segmentationEvaluation = false, coco = false;
 int epochs = 20, workingSetImages = 5000;
 string cocoDirectory = Path.Combine(Path.GetTempPath(), "crate-coco-benchmark");
 for (int i = 0; i < args.Length; i++)
@@ -18,6 +19,7 @@ for (int i = 0; i < args.Length; i++)
     if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--training") training = true;
+    else if (args[i] == "--segmentation-evaluation") segmentationEvaluation = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
     else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
     else if (args[i] == "--coco") coco = true;
@@ -25,9 +27,14 @@ for (int i = 0; i < args.Length; i++)
     else
     {
         Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
-            "[--coco [--images N] [--directory D]]");
+            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]]");
         return 2;
     }
+}
+if (segmentationEvaluation)
+{
+    SegmentationEvaluationBenchmark.Run(workingSetImages);
+    return 0;
 }
 if (coco)
 {

@@ -1,15 +1,11 @@
 namespace Crate.Transforms.Datasets;
 
-/// <summary>Settings of the COCO instances reader.</summary>
+/// <summary>Options of <see cref="DatasetCatalog.LoadCocoInstances(Microsoft.ML.DataOperationsCatalog, string, string, CocoInstancesOptions?)"/>.</summary>
 public sealed record CocoInstancesOptions
 {
     /// <summary>
-    /// Leave out images whose file is missing instead of failing; each is counted in
-    /// <see cref="CocoInstancesDataView.SkippedImages"/> and reported to <see cref="Log"/>. Default false: a missing
-    /// file is an error that names it.
+    /// When an image's file is missing or cannot be decoded, or is not the size its record says, skip the image, count
+    /// it and log it (through the MLContext's log) instead of throwing. Default false: a bad image is an error.
     /// </summary>
-    public bool SkipMissingImages { get; init; }
-
-    /// <summary>Receives one line per skipped image. Default null.</summary>
-    public Action<string>? Log { get; init; }
+    public bool SkipInvalidRecords { get; init; }
 }

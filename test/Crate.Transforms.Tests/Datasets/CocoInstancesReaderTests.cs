@@ -67,27 +67,27 @@ public sealed class CocoInstancesReaderTests
     public void EveryColumnAsWorkedOutByHand()
     {
         var context = new MLContext(seed: 1);
-        CocoInstancesDataView data = context.Data.LoadFromCocoInstances(AnnotationFile, ImageFolder);
+        IDataView data = context.Data.LoadCocoInstances(AnnotationFile, ImageFolder);
         Assert.AreEqual(2L, data.GetRowCount());
         using DataViewRowCursor cursor = data.GetRowCursor(data.Schema);
 
         Assert.IsTrue(cursor.MoveNext());
-        Assert.AreEqual(5L, Read<long>(cursor, CocoInstancesColumns.ImageId));
-        Assert.AreEqual(Path.Combine(ImageFolder, "a.jpg"), Read<ReadOnlyMemory<char>>(cursor, CocoInstancesColumns.ImagePath).ToString());
-        Assert.AreEqual(H, Read<int>(cursor, CocoInstancesColumns.Height));
-        Assert.AreEqual(W, Read<int>(cursor, CocoInstancesColumns.Width));
-        Assert.AreEqual(2, Read<int>(cursor, CocoInstancesColumns.ObjectCount));
-        CollectionAssert.AreEqual(new long[] { 21, 22 }, Read<VBuffer<long>>(cursor, CocoInstancesColumns.AnnotationIds).DenseValues().ToArray());
-        CollectionAssert.AreEqual(new long[] { 3, 1 }, Read<VBuffer<long>>(cursor, CocoInstancesColumns.CategoryIds).DenseValues().ToArray());
+        Assert.AreEqual(5L, Read<long>(cursor, CocoInstances.ImageId));
+        Assert.AreEqual(Path.Combine(ImageFolder, "a.jpg"), Read<ReadOnlyMemory<char>>(cursor, CocoInstances.ImagePath).ToString());
+        Assert.AreEqual(H, Read<int>(cursor, CocoInstances.Height));
+        Assert.AreEqual(W, Read<int>(cursor, CocoInstances.Width));
+        Assert.AreEqual(2, Read<int>(cursor, CocoInstances.ObjectCount));
+        CollectionAssert.AreEqual(new long[] { 21, 22 }, Read<VBuffer<long>>(cursor, CocoInstances.AnnotationIds).DenseValues().ToArray());
+        CollectionAssert.AreEqual(new long[] { 3, 1 }, Read<VBuffer<long>>(cursor, CocoInstances.CategoryIds).DenseValues().ToArray());
         CollectionAssert.AreEqual(new[] { "car", "person" },
-            Read<VBuffer<ReadOnlyMemory<char>>>(cursor, CocoInstancesColumns.CategoryNames).DenseValues().Select(s => s.ToString()).ToArray());
-        CollectionAssert.AreEqual(new double[] { 1, 1, 4, 3, 10, 0, 2, 8 }, Read<VBuffer<double>>(cursor, CocoInstancesColumns.Boxes).DenseValues().ToArray());
-        CollectionAssert.AreEqual(new double[] { 12, 16 }, Read<VBuffer<double>>(cursor, CocoInstancesColumns.Areas).DenseValues().ToArray());
-        CollectionAssert.AreEqual(new[] { false, true }, Read<VBuffer<bool>>(cursor, CocoInstancesColumns.IsCrowd).DenseValues().ToArray());
+            Read<VBuffer<ReadOnlyMemory<char>>>(cursor, CocoInstances.CategoryNames).DenseValues().Select(s => s.ToString()).ToArray());
+        CollectionAssert.AreEqual(new double[] { 1, 1, 4, 3, 10, 0, 2, 8 }, Read<VBuffer<double>>(cursor, CocoInstances.Boxes).DenseValues().ToArray());
+        CollectionAssert.AreEqual(new double[] { 12, 16 }, Read<VBuffer<double>>(cursor, CocoInstances.Areas).DenseValues().ToArray());
+        CollectionAssert.AreEqual(new[] { false, true }, Read<VBuffer<bool>>(cursor, CocoInstances.IsCrowd).DenseValues().ToArray());
 
         // The polygon covers the pixels whose unit squares lie inside it: columns 1-4, rows 1-3 (12 pixels). The crowd
         // region is columns 10-11, every row.
-        bool[] masks = Read<VBuffer<bool>>(cursor, CocoInstancesColumns.Masks).DenseValues().ToArray();
+        bool[] masks = Read<VBuffer<bool>>(cursor, CocoInstances.Masks).DenseValues().ToArray();
         Assert.HasCount(2 * H * W, masks);
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++)
@@ -95,12 +95,12 @@ public sealed class CocoInstancesReaderTests
                 Assert.AreEqual(x is >= 1 and <= 4 && y is >= 1 and <= 3, masks[y * W + x], $"polygon pixel ({x}, {y})");
                 Assert.AreEqual(x >= 10, masks[H * W + y * W + x], $"crowd pixel ({x}, {y})");
             }
-        string[] segmentations = Read<VBuffer<ReadOnlyMemory<char>>>(cursor, CocoInstancesColumns.Segmentations)
+        string[] segmentations = Read<VBuffer<ReadOnlyMemory<char>>>(cursor, CocoInstances.Segmentations)
             .DenseValues().Select(s => s.ToString()).ToArray();
         Assert.AreEqual("`2`0", segmentations[1], "the crowd's RLE as the file gives it");
         CollectionAssert.AreEqual(masks[..(H * W)], RleMask.FromCompressedString(segmentations[0], H, W).ToPixels().Cells.ToArray());
 
-        using (MLImage image = Read<MLImage>(cursor, CocoInstancesColumns.Image))
+        using (MLImage image = Read<MLImage>(cursor, CocoInstances.Image))
         {
             Assert.AreEqual(W, image.Width);
             Assert.AreEqual(H, image.Height);
@@ -110,10 +110,10 @@ public sealed class CocoInstancesReaderTests
         }
 
         Assert.IsTrue(cursor.MoveNext());
-        Assert.AreEqual(9L, Read<long>(cursor, CocoInstancesColumns.ImageId));
-        Assert.AreEqual(0, Read<int>(cursor, CocoInstancesColumns.ObjectCount));
-        Assert.AreEqual(0, Read<VBuffer<bool>>(cursor, CocoInstancesColumns.Masks).Length);
-        Assert.AreEqual(0, Read<VBuffer<double>>(cursor, CocoInstancesColumns.Boxes).Length);
+        Assert.AreEqual(9L, Read<long>(cursor, CocoInstances.ImageId));
+        Assert.AreEqual(0, Read<int>(cursor, CocoInstances.ObjectCount));
+        Assert.AreEqual(0, Read<VBuffer<bool>>(cursor, CocoInstances.Masks).Length);
+        Assert.AreEqual(0, Read<VBuffer<double>>(cursor, CocoInstances.Boxes).Length);
         Assert.IsFalse(cursor.MoveNext());
     }
 
@@ -122,8 +122,8 @@ public sealed class CocoInstancesReaderTests
     {
         // The Image column is what mlContext.Transforms.LoadImages makes, so image transforms compose after the reader.
         var context = new MLContext(seed: 1);
-        IDataView data = context.Data.LoadFromCocoInstances(AnnotationFile, ImageFolder);
-        IDataView resized = context.Transforms.ResizeImages("Small", 4, 4, CocoInstancesColumns.Image).Fit(data).Transform(data);
+        IDataView data = context.Data.LoadCocoInstances(CocoDataset.Load(AnnotationFile), ImageFolder);
+        IDataView resized = context.Transforms.ResizeImages("Small", 4, 4, CocoInstances.Image).Fit(data).Transform(data);
         Assert.AreEqual(2, resized.GetColumn<MLImage>("Small").Count(i => i.Width == 4 && i.Height == 4));
     }
 
@@ -132,21 +132,19 @@ public sealed class CocoInstancesReaderTests
     {
         var context = new MLContext(seed: 1);
         string noFolder = Path.Combine(root, "nowhere");
-        StringAssert.Contains(Assert.ThrowsExactly<DirectoryNotFoundException>(() => context.Data.LoadFromCocoInstances(AnnotationFile, noFolder)).Message, noFolder);
+        StringAssert.Contains(Assert.ThrowsExactly<DirectoryNotFoundException>(() => context.Data.LoadCocoInstances(AnnotationFile, noFolder)).Message, noFolder);
         string noFile = Path.Combine(root, "annotations", "instances_none.json");
-        StringAssert.Contains(Assert.ThrowsExactly<FileNotFoundException>(() => context.Data.LoadFromCocoInstances(noFile, ImageFolder)).Message, noFile);
+        StringAssert.Contains(Assert.ThrowsExactly<FileNotFoundException>(() => context.Data.LoadCocoInstances(noFile, ImageFolder)).Message, noFile);
 
         File.Delete(Path.Combine(ImageFolder, "b.jpg"));
-        var missing = Assert.ThrowsExactly<FileNotFoundException>(() => context.Data.LoadFromCocoInstances(AnnotationFile, ImageFolder));
+        var missing = Assert.ThrowsExactly<FileNotFoundException>(() => context.Data.LoadCocoInstances(AnnotationFile, ImageFolder));
         StringAssert.Contains(missing.Message, "images[1] (id 9)");
         StringAssert.Contains(missing.Message, "b.jpg");
         var log = new List<string>();
-        CocoInstancesDataView skipping = context.Data.LoadFromCocoInstances(AnnotationFile, ImageFolder,
-            new CocoInstancesOptions { SkipMissingImages = true, Log = log.Add });
-        Assert.AreEqual(1, skipping.SkippedImages);
-        Assert.AreEqual(1L, skipping.GetRowCount());
-        Assert.HasCount(1, log);
-        StringAssert.Contains(log[0], "b.jpg");
+        context.Log += (_, e) => { if (e.Message.Contains("Skipped")) log.Add(e.Message); };
+        IDataView skipping = context.Data.LoadCocoInstances(AnnotationFile, ImageFolder, new CocoInstancesOptions { SkipInvalidRecords = true });
+        CollectionAssert.AreEqual(new long[] { 5 }, skipping.GetColumn<long>(CocoInstances.ImageId).ToArray());
+        Assert.AreEqual(1, log.Count(m => m.Contains("b.jpg")), string.Join("\n", log));
     }
 
     [TestMethod]
@@ -154,20 +152,26 @@ public sealed class CocoInstancesReaderTests
     {
         var context = new MLContext(seed: 1);
         File.WriteAllText(Path.Combine(ImageFolder, "a.jpg"), "not a JPEG");
-        CocoInstancesDataView data = context.Data.LoadFromCocoInstances(AnnotationFile, ImageFolder);
+        IDataView data = context.Data.LoadCocoInstances(AnnotationFile, ImageFolder);
         using (DataViewRowCursor cursor = data.GetRowCursor(data.Schema))
         {
             cursor.MoveNext();
-            StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => Read<MLImage>(cursor, CocoInstancesColumns.Image)).Message, "a.jpg");
+            var e = Assert.ThrowsExactly<InvalidDataException>(() => Read<MLImage>(cursor, CocoInstances.Image));
+            StringAssert.Contains(e.Message, "image id 5");
+            StringAssert.Contains(e.Message, "a.jpg");
         }
         File.WriteAllText(AnnotationFile, Annotations.Replace("\"id\": 9, \"width\": 12", "\"id\": 9, \"width\": 13"));
-        data = context.Data.LoadFromCocoInstances(AnnotationFile, ImageFolder);
+        data = context.Data.LoadCocoInstances(AnnotationFile, ImageFolder);
         using (DataViewRowCursor cursor = data.GetRowCursor(data.Schema))
         {
             cursor.MoveNext();
             cursor.MoveNext();
-            StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => Read<MLImage>(cursor, CocoInstancesColumns.Image)).Message,
+            StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => Read<MLImage>(cursor, CocoInstances.Image)).Message,
                 "is 12×8 pixels but the annotation file says 13×8");
         }
+        // Skipping reads each row's requested columns first and leaves out the ones that fail.
+        IDataView skipping = context.Data.LoadCocoInstances(AnnotationFile, ImageFolder, new CocoInstancesOptions { SkipInvalidRecords = true });
+        Assert.IsEmpty(skipping.GetColumn<MLImage>(CocoInstances.Image).ToArray());
+        Assert.HasCount(2, skipping.GetColumn<long>(CocoInstances.ImageId).ToArray());
     }
 }

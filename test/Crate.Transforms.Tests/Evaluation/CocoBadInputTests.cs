@@ -1,4 +1,5 @@
 using Crate.Transforms.Evaluation;
+using Crate.Transforms.Tests.Datasets;
 
 namespace Crate.Transforms.Tests.Evaluation;
 
@@ -99,7 +100,7 @@ public sealed class CocoBadInputTests
         // Box evaluation needs no segmentation; mask evaluation names the object that lacks one.
         string noSegmentation = GroundTruth(Object[..Object.IndexOf(", \"segmentation\"")] + "}");
         string detections = Write("dt.json", $"[{GoodDetection}]");
-        Close.Assert(1, CocoEvaluation.Evaluate(noSegmentation, detections, CocoIouType.BoundingBox).AP50, 1e-12, "AP50 without segmentations");
+        Close.AreEqual(1, CocoEvaluation.Evaluate(noSegmentation, detections, CocoIouType.BoundingBox).AP50, 1e-12, "AP50 without segmentations");
         string masks = Write("masks.json", """[{"image_id": 1, "category_id": 1, "segmentation": {"size": [10, 10], "counts": [0, 100]}, "score": 1}]""");
         AssertNames(Assert.ThrowsExactly<CocoFormatException>(() => CocoEvaluation.Evaluate(noSegmentation, masks, CocoIouType.Segmentation)),
             noSegmentation, "annotations[0] (id 7)", "no \"segmentation\"");
@@ -142,7 +143,7 @@ public sealed class CocoBadInputTests
         Assert.HasCount(2, log);
         StringAssert.Contains(log[0], "[1]: skipped: image_id 99");
         StringAssert.Contains(log[1], "[2]: skipped: category_id 3");
-        Close.Assert(1, m.AP50, 1e-12, "the valid detection is evaluated");
+        Close.AreEqual(1, m.AP50, 1e-12, "the valid detection is evaluated");
         // Class-agnostic evaluation accepts any category id.
         Assert.AreEqual(1, CocoEvaluation.Evaluate(gt, dt, CocoIouType.BoundingBox,
             new CocoEvaluationOptions { ClassAgnostic = true, SkipInvalidDetections = true }).SkippedDetections);

@@ -1,4 +1,5 @@
 using Crate.Transforms.Evaluation;
+using Crate.Transforms.Tests.Datasets;
 
 namespace Crate.Transforms.Tests.Evaluation;
 
@@ -29,14 +30,14 @@ public sealed class CocoEvaluationHandWorkedTests
         // IoU = (10·7.755)/(100) = 0.7755: a match at the six thresholds 0.50 … 0.75, a miss at 0.80 … 0.95.
         // Each matched threshold has precision 1 at every recall point, each missed one 0: AP = 6/10.
         CocoMetrics m = Evaluate([Box(1, 1, 0, 0, 10, 10)], [Detection(1, 0.9, 0, 0, 10, 7.755)]);
-        Close.Assert(0.6, m.AP, 1e-12, "AP");
-        Close.Assert(1, m.AP50, 1e-12, "AP50");
-        Close.Assert(1, m.AP75, 1e-12, "AP75");
-        Close.Assert(0.6, m.AR100, 1e-12, "AR100: recall 1 at six thresholds of ten");
-        Close.Assert(0.6, m.APSmall, 1e-12, "APSmall: area 100 ≤ 32²");
+        Close.AreEqual(0.6, m.AP, 1e-12, "AP");
+        Close.AreEqual(1, m.AP50, 1e-12, "AP50");
+        Close.AreEqual(1, m.AP75, 1e-12, "AP75");
+        Close.AreEqual(0.6, m.AR100, 1e-12, "AR100: recall 1 at six thresholds of ten");
+        Close.AreEqual(0.6, m.APSmall, 1e-12, "APSmall: area 100 ≤ 32²");
         Assert.AreEqual(-1, m.APMedium, "no medium object");
         Assert.AreEqual(-1, m.ARLarge, "no large object");
-        Close.Assert(0.6, m.PerCategoryAP[1], 1e-12, "per-category AP");
+        Close.AreEqual(0.6, m.PerCategoryAP[1], 1e-12, "per-category AP");
     }
 
     [TestMethod]
@@ -44,9 +45,9 @@ public sealed class CocoEvaluationHandWorkedTests
     {
         // Recall reaches 1/2 with precision 1: the recall points 0, 0.01, …, 0.50 (51 of 101) read 1, the rest 0.
         CocoMetrics m = Evaluate([Box(1, 1, 0, 0, 10, 10), Box(2, 1, 50, 50, 10, 10)], [Detection(1, 0.9, 0, 0, 10, 10)]);
-        Close.Assert(51.0 / 101, m.AP, 1e-12, "AP");
-        Close.Assert(51.0 / 101, m.AP50, 1e-12, "AP50");
-        Close.Assert(0.5, m.AR100, 1e-12, "AR100");
+        Close.AreEqual(51.0 / 101, m.AP, 1e-12, "AP");
+        Close.AreEqual(51.0 / 101, m.AP50, 1e-12, "AP50");
+        Close.AreEqual(0.5, m.AR100, 1e-12, "AR100");
     }
 
     [TestMethod]
@@ -58,15 +59,15 @@ public sealed class CocoEvaluationHandWorkedTests
         CocoAnnotation a = Box(1, 1, 0, 0, 10, 10), crowd = Box(2, 1, 50, 50, 40, 40, crowd: true);
         CocoDetection inCrowd = Detection(1, 0.95, 60, 60, 10, 10), onA = Detection(1, 0.90, 0, 0, 10, 10), alsoInCrowd = Detection(1, 0.85, 70, 70, 5, 5);
         CocoMetrics withCrowd = Evaluate([a, crowd], [inCrowd, onA, alsoInCrowd]);
-        Close.Assert(1, withCrowd.AP, 1e-12, "AP with the crowd region");
-        Close.Assert(1, withCrowd.AR100, 1e-12, "AR with the crowd region");
+        Close.AreEqual(1, withCrowd.AP, 1e-12, "AP with the crowd region");
+        Close.AreEqual(1, withCrowd.AR100, 1e-12, "AR with the crowd region");
         // Without the crowd region the first and third detections are false positives: at rank 2 precision 1/2 and
         // recall 1, so the envelope reads 1/2 at every recall point.
         CocoMetrics withoutCrowd = Evaluate([a], [inCrowd, onA, alsoInCrowd]);
-        Close.Assert(0.5, withoutCrowd.AP, 1e-12, "AP without the crowd region");
+        Close.AreEqual(0.5, withoutCrowd.AP, 1e-12, "AP without the crowd region");
         // A detection that only partly covers the crowd: |d ∩ C| / |d| = 400/900 < 0.5, a false positive ranked first.
         CocoMetrics partly = Evaluate([a, crowd], [Detection(1, 0.95, 40, 40, 30, 30), onA]);
-        Close.Assert(0.5, partly.AP, 1e-12, "AP with a detection partly on the crowd");
+        Close.AreEqual(0.5, partly.AP, 1e-12, "AP with a detection partly on the crowd");
     }
 
     [TestMethod]
@@ -74,10 +75,10 @@ public sealed class CocoEvaluationHandWorkedTests
     {
         // Image 2 has no objects; its detection (.9) outranks the perfect one on image 1 (.5): precision 1/2 at recall 1.
         CocoMetrics m = Evaluate([Box(1, 1, 0, 0, 10, 10)], [Detection(1, 0.5, 0, 0, 10, 10), Detection(2, 0.9, 0, 0, 10, 10)], images: 2);
-        Close.Assert(0.5, m.AP, 1e-12, "AP");
-        Close.Assert(1, m.AR100, 1e-12, "AR100");
+        Close.AreEqual(0.5, m.AP, 1e-12, "AP");
+        Close.AreEqual(1, m.AR100, 1e-12, "AR100");
         // Only the best detection per image counts for AR1, and each image's best is its only one.
-        Close.Assert(1, m.AR1, 1e-12, "AR1");
+        Close.AreEqual(1, m.AR1, 1e-12, "AR1");
     }
 
     [TestMethod]
@@ -87,7 +88,7 @@ public sealed class CocoEvaluationHandWorkedTests
         CocoMetrics m = Evaluate([Box(1, 1, 0, 0, 10, 10)],
             [Detection(1, 0.9, 0, 0, 10, 10), Detection(1, 0.8, 50, 50, 10, 10, category: 2)],
             categories: [Thing, new CocoCategory(2, "other")]);
-        Close.Assert(1, m.AP, 1e-12, "AP");
+        Close.AreEqual(1, m.AP, 1e-12, "AP");
         CollectionAssert.AreEqual(new long[] { 1 }, m.PerCategoryAP.Keys.ToArray());
     }
 
@@ -97,9 +98,9 @@ public sealed class CocoEvaluationHandWorkedTests
         // Two objects, two perfect detections on one image: AR1 = 1/2 (one detection), AR10 = AR100 = 1.
         CocoMetrics m = Evaluate([Box(1, 1, 0, 0, 10, 10), Box(2, 1, 50, 50, 10, 10)],
             [Detection(1, 0.9, 0, 0, 10, 10), Detection(1, 0.8, 50, 50, 10, 10)]);
-        Close.Assert(0.5, m.AR1, 1e-12, "AR1");
-        Close.Assert(1, m.AR10, 1e-12, "AR10");
-        Close.Assert(1, m.AP, 1e-12, "AP");
+        Close.AreEqual(0.5, m.AR1, 1e-12, "AR1");
+        Close.AreEqual(1, m.AR10, 1e-12, "AR10");
+        Close.AreEqual(1, m.AP, 1e-12, "AP");
     }
 
     [TestMethod]
@@ -108,8 +109,8 @@ public sealed class CocoEvaluationHandWorkedTests
         // A medium object (40×40 = 1600) found, and a false positive of area 100 ranked first. Over all areas the false
         // positive halves the precision; over medium objects it is outside the range and unmatched, so ignored.
         CocoMetrics m = Evaluate([Box(1, 1, 0, 0, 40, 40)], [Detection(1, 0.9, 100, 100, 10, 10), Detection(1, 0.8, 0, 0, 40, 40)]);
-        Close.Assert(0.5, m.AP, 1e-12, "AP over all areas");
-        Close.Assert(1, m.APMedium, 1e-12, "APMedium");
+        Close.AreEqual(0.5, m.AP, 1e-12, "AP over all areas");
+        Close.AreEqual(1, m.APMedium, 1e-12, "APMedium");
         Assert.AreEqual(-1, m.APSmall, "no small object");
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Crate.Transforms.Evaluation;
+using Crate.Transforms.Tests.Datasets;
 
 namespace Crate.Transforms.Tests.Evaluation;
 
@@ -30,12 +31,12 @@ public sealed class CocoEvaluationParityTests
         string[] names = ["AP", "AP50", "AP75", "APSmall", "APMedium", "APLarge", "AR1", "AR10", "AR100", "ARSmall", "ARMedium", "ARLarge"];
         double[] actual = metrics.ToArray();
         Console.WriteLine($"{name}: largest difference {stats.Zip(actual, (a, b) => Math.Abs(a - b)).Max():G3}");
-        for (int s = 0; s < stats.Length; s++) Close.Assert(stats[s], actual[s], Tolerance(type), $"{name} {names[s]}");
+        for (int s = 0; s < stats.Length; s++) Close.AreEqual(stats[s], actual[s], Tolerance(type), $"{name} {names[s]}");
 
         var perCategory = expected.GetProperty("perCategoryAP").EnumerateObject().ToDictionary(p => long.Parse(p.Name), p => p.Value.GetDouble());
         CollectionAssert.AreEquivalent(perCategory.Keys.ToArray(), metrics.PerCategoryAP.Keys.ToArray(), $"{name}: categories with AP");
         foreach ((long category, double ap) in perCategory)
-            Close.Assert(ap, metrics.PerCategoryAP[category], Tolerance(type), $"{name} AP of category {category}");
+            Close.AreEqual(ap, metrics.PerCategoryAP[category], Tolerance(type), $"{name} AP of category {category}");
         Assert.AreEqual(type, metrics.IouType);
     }
 
@@ -59,7 +60,7 @@ public sealed class CocoEvaluationParityTests
             .First(e => e.GetProperty("dt").GetString() == "masks_dt.json" && e.GetProperty("iouType").GetString() == "segm");
         double[] stats = CocoFixtures.Numbers(expected.GetProperty("stats"));
         double[] actual = CocoEvaluation.Evaluate(groundTruth, detections, CocoIouType.Segmentation).ToArray();
-        for (int s = 0; s < stats.Length; s++) Close.Assert(stats[s], actual[s], 1e-6, $"stat {s}");
+        for (int s = 0; s < stats.Length; s++) Close.AreEqual(stats[s], actual[s], 1e-6, $"stat {s}");
         // Without the reader's areas, mask evaluation takes the mask's area: the same here, since these results have no box.
         double[] withoutAreas = CocoEvaluation.Evaluate(groundTruth, detections.Select(d => d with { Area = null }), CocoIouType.Segmentation).ToArray();
         CollectionAssert.AreEqual(actual, withoutAreas);

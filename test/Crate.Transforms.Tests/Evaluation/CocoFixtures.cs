@@ -23,14 +23,3 @@ internal static class CocoFixtures
     /// <summary>A string of '0' and '1', row-major, as booleans.</summary>
     public static bool[] Pixels(string bits) => bits.Select(c => c == '1').ToArray();
 }
-
-/// <summary>Tolerance checks that fail on NaN and infinity (a plain |a − b| ≤ tol passes NaN).</summary>
-internal static class Close
-{
-    public static void Assert(double expected, double actual, double tolerance, string what)
-    {
-        if (!double.IsFinite(actual) || !double.IsFinite(expected) || !(Math.Abs(expected - actual) <= tolerance))
-            Microsoft.VisualStudio.TestTools.UnitTesting.Assert.Fail(
-                $"{what}: expected {expected:R}, got {actual:R} (difference {Math.Abs(expected - actual):G3}, tolerance {tolerance:G3}).");
-    }
-}

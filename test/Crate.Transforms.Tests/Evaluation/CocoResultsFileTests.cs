@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Crate.Transforms.Evaluation;
+using Crate.Transforms.Tests.Datasets;
 using Crate.Transforms.Segmentation;
 
 namespace Crate.Transforms.Tests.Evaluation;
@@ -58,7 +59,7 @@ public sealed class CocoResultsFileTests
         Assert.AreEqual("masks_dt.json", expected.GetProperty("dt").GetString());
         double[] stats = CocoFixtures.Numbers(expected.GetProperty("stats"));
         double[] actual = CocoEvaluation.Evaluate(CocoFixtures.PathOf("masks_gt.json"), path, CocoIouType.Segmentation).ToArray();
-        for (int s = 0; s < stats.Length; s++) Close.Assert(stats[s], actual[s], 1e-6, $"stat {s}");
+        for (int s = 0; s < stats.Length; s++) Close.AreEqual(stats[s], actual[s], 1e-6, $"stat {s}");
     }
 
     [TestMethod]
