@@ -4,7 +4,6 @@ using Crate.Transforms.Evaluation;
 using Crate.Transforms.Network;
 using Crate.Transforms.Segmentation;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using static TorchSharp.torch;
 
 namespace Crate.Trainers.Tests.Evaluation;
@@ -33,23 +32,24 @@ public sealed class MaskCutCocoEvaluationTests
         var options = new CrateMaskCutOptions { ImageHeight = Size, ImageWidth = Size, Device = ComputeDevice.Cpu };
         IDataView cut = context.Transforms.CrateMaskCut(model, options).Fit(images).Transform(images);
 
-        // The ground truth: the dataset's exact object masks, one object per image, category 1.
-        bool[][] truthMasks = cut.GetColumn<bool[]>("Mask").ToArray();
+        // One pass (the network runs once per image): the dataset's exact object mask, and the transform's masks
+        // (count·H·W, mask after mask) and scores.
+        Row[] rows = context.Data.CreateEnumerable<Row>(cut, reuseRowObject: false).ToArray();
+        Assert.HasCount(Images, rows);
+
+        // The ground truth: one object per image, category 1.
         var imageRecords = Enumerable.Range(1, Images).Select(i => new CocoImage(i, Size, Size, $"{i}.png")).ToList();
-        var objects = truthMasks.Select((m, i) => CocoAnnotation.FromMask(i + 1, i + 1, 1, RleMask.FromPixels(m, Size, Size))).ToList();
+        var objects = rows.Select((r, i) => CocoAnnotation.FromMask(i + 1, i + 1, 1, RleMask.FromPixels(r.Mask, Size, Size))).ToList();
         var groundTruth = new CocoDataset(imageRecords, objects, [new CocoCategory(1, "object")]);
 
-        // The detections: the transform's masks (count·H·W, mask after mask) and scores.
-        bool[][] masks = cut.GetColumn<bool[]>(options.MasksColumnName).ToArray();
-        float[][] scores = cut.GetColumn<float[]>(options.ScoresColumnName).ToArray();
         var found = new List<(int Image, BinaryMask Mask, double Score)>();
         var detections = new List<CocoDetection>();
         for (int i = 0; i < Images; i++)
         {
-            BinaryMask[] perImage = Enumerable.Range(0, scores[i].Length)
-                .Select(k => new BinaryMask(Size, Size, masks[i].AsSpan(k * Size * Size, Size * Size))).ToArray();
-            detections.AddRange(CocoDetections.FromMasks(i + 1, perImage, scores[i].Select(s => (double)s).ToArray()));
-            found.AddRange(perImage.Select((m, k) => (i, m, (double)scores[i][k])));
+            BinaryMask[] perImage = Enumerable.Range(0, rows[i].MaskCutScores.Length)
+                .Select(k => new BinaryMask(Size, Size, rows[i].MaskCutMasks.AsSpan(k * Size * Size, Size * Size))).ToArray();
+            detections.AddRange(CocoDetections.FromMasks(i + 1, perImage, rows[i].MaskCutScores.Select(s => (double)s).ToArray()));
+            found.AddRange(perImage.Select((m, k) => (i, m, (double)rows[i].MaskCutScores[k])));
         }
         Assert.IsGreaterThan(Images, found.Count, "MaskCut found objects");
 
@@ -57,7 +57,7 @@ public sealed class MaskCutCocoEvaluationTests
         CocoMetrics metrics = CocoEvaluation.Evaluate(groundTruth, detections, CocoIouType.Segmentation, agnostic);
         Console.WriteLine(metrics.Summary());
 
-        var truth = truthMasks.Select(m => new BinaryMask(Size, Size, m)).ToArray();
+        var truth = rows.Select(r => new BinaryMask(Size, Size, r.Mask)).ToArray();
         (double ap, double ap50, double ap75, double ar100) = PlainAveragePrecision(truth, found);
         Near(ap, metrics.AP, 1e-9, "AP");
         Near(ap50, metrics.AP50, 1e-9, "AP50");
@@ -84,6 +84,16 @@ public sealed class MaskCutCocoEvaluationTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>The columns the test reads: the dataset's mask and CrateMaskCut's default output columns.</summary>
+    private sealed class Row
+    {
+        public bool[] Mask { get; set; } = [];
+
+        public bool[] MaskCutMasks { get; set; } = [];
+
+        public float[] MaskCutScores { get; set; } = [];
     }
 
     /// <summary>|expected − actual| ≤ tolerance, failing on NaN and infinity (which a plain comparison lets through).</summary>
