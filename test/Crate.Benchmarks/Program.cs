@@ -1,6 +1,7 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
 //        [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]]
+//        [--coco [--images N] [--directory D]]
 // Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -10,8 +11,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false, segmentationEvaluation = false;
+bool quick = false, training = false, segmentationEvaluation = false, coco = false;
 int epochs = 20, workingSetImages = 5000;
+string cocoDirectory = Path.Combine(Path.GetTempPath(), "crate-coco-benchmark");
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
@@ -20,15 +22,26 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--segmentation-evaluation") segmentationEvaluation = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
     else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
+    else if (args[i] == "--coco") coco = true;
+    else if (args[i] == "--directory" && i + 1 < args.Length) cocoDirectory = args[++i];
     else
     {
-        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]]");
+        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
+            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]]");
         return 2;
     }
 }
 if (segmentationEvaluation)
 {
     SegmentationEvaluationBenchmark.Run(workingSetImages);
+    return 0;
+}
+if (coco)
+{
+    // COCO evaluation needs no network; its baseline is parsing the same JSON files.
+    Console.WriteLine($"# Crate.Benchmarks --coco — {DateTime.UtcNow:yyyy-MM-dd}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical cores");
+    Console.WriteLine();
+    CocoEvaluationBenchmark.Run(args.Contains("--images") ? workingSetImages : 5000, cocoDirectory, seed: 2017);
     return 0;
 }
 Device target = ComputeDeviceSelector.Resolve(device, out string reason);

@@ -38,6 +38,32 @@ public static class DatasetCatalog
         ImageFolderClassification.Load(MLNetInternals.EnvironmentOf(catalog), root, options ?? new ImageFolderClassificationOptions());
 
     /// <summary>
+    /// COCO instances: annotations/instances_*.json and its image folder, one row per image with its objects' ids,
+    /// categories, boxes, areas, crowd flags and masks (columns in <see cref="CocoInstances"/>).
+    /// </summary>
+    /// <param name="catalog">mlContext.Data.</param>
+    /// <param name="annotationFile">The instances JSON file.</param>
+    /// <param name="imageFolder">The folder the images' file_name values are relative to (e.g. val2017).</param>
+    /// <param name="options">Default <see cref="CocoInstancesOptions"/>' defaults.</param>
+    /// <exception cref="FileNotFoundException">The annotation file, or (unless skipped) an image file, is missing.</exception>
+    /// <exception cref="DirectoryNotFoundException">The image folder is missing.</exception>
+    /// <exception cref="Evaluation.CocoFormatException">The annotation file is not COCO; the message names the record and key.</exception>
+    public static IDataView LoadCocoInstances(this DataOperationsCatalog catalog, string annotationFile, string imageFolder, CocoInstancesOptions? options = null) =>
+        LoadCocoInstances(catalog, Evaluation.CocoDataset.Load(annotationFile), imageFolder, options);
+
+    /// <summary>COCO instances from a dataset already loaded (<see cref="Evaluation.CocoDataset.Load"/>), which then also
+    /// serves as the ground truth of <see cref="Evaluation.CocoEvaluation"/>.</summary>
+    /// <param name="catalog">mlContext.Data.</param>
+    /// <param name="dataset">The annotation file's content.</param>
+    /// <param name="imageFolder">The folder the images' file_name values are relative to.</param>
+    /// <param name="options">Default <see cref="CocoInstancesOptions"/>' defaults.</param>
+    /// <exception cref="FileNotFoundException">An image file is missing (unless skipped).</exception>
+    /// <exception cref="DirectoryNotFoundException">The image folder is missing.</exception>
+    public static IDataView LoadCocoInstances(this DataOperationsCatalog catalog, Evaluation.CocoDataset dataset, string imageFolder,
+        CocoInstancesOptions? options = null) =>
+        CocoInstances.Load(MLNetInternals.EnvironmentOf(catalog), dataset, imageFolder, options ?? new CocoInstancesOptions());
+
+    /// <summary>
     /// Writes each row's mask (CrateSegment's Mask, or any label map) as <c>&lt;directory&gt;/&lt;name&gt;.png</c>, an 8-bit
     /// palette PNG by default (the VOC devkit's results format); see <see cref="PngMaskWriter"/>. Returns the paths written.
     /// </summary>
