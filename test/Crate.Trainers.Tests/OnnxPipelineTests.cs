@@ -64,7 +64,7 @@ public sealed class OnnxPipelineTests
     }
 
     /// <summary>The classifier's Score column and, over the exported file, ExtractPixels → ApplyOnnxModel's probabilities.</summary>
-    private static void AssertOnnxPipelineScoresAsTheClassifier(CrateClassifierTransformer classifier, string name,
+    private static ITransformer AssertOnnxPipelineScoresAsTheClassifier(CrateClassifierTransformer classifier, string name,
         CrateOnnxExportOptions? options = null, IDictionary<string, int[]>? shapes = null)
     {
         var context = new MLContext(seed: 0);
@@ -77,8 +77,9 @@ public sealed class OnnxPipelineTests
             .Append(shapes is null
                 ? context.Transforms.ApplyOnnxModel([CrateOnnxExporter.ProbabilitiesOutput], ["image"], path)
                 : context.Transforms.ApplyOnnxModel([CrateOnnxExporter.ProbabilitiesOutput], ["image"], path, shapes, recursionLimit: 100));
-        float[][] actual = pipeline.Fit(test).Transform(test).GetColumn<float[]>(CrateOnnxExporter.ProbabilitiesOutput).ToArray();
-        AssertSameScores(expected, actual, name);
+        ITransformer serving = pipeline.Fit(test);
+        AssertSameScores(expected, serving.Transform(test).GetColumn<float[]>(CrateOnnxExporter.ProbabilitiesOutput).ToArray(), name);
+        return serving;
     }
 
     private static void AssertSameScores(float[][] expected, float[][] actual, string what)
@@ -101,7 +102,15 @@ public sealed class OnnxPipelineTests
     public void ATrainedClassifierScoresTheSameThroughApplyOnnxModel()
     {
         CrateClassifierTransformer classifier = Trained(new MLContext(seed: 0));
-        AssertOnnxPipelineScoresAsTheClassifier(classifier, "trained");
+        ITransformer serving = AssertOnnxPipelineScoresAsTheClassifier(classifier, "trained");
+        // Only ML.NET's own transformers: ML.NET's Model.Save keeps the pipeline, the ONNX model inside.
+        var context = new MLContext(seed: 0);
+        IDataView test = ShapesDataset.LoadDataView(context, TestData);
+        string zip = Path.Combine(folder, "serving.zip");
+        context.Model.Save(serving, test.Schema, zip);
+        ITransformer loaded = new MLContext().Model.Load(zip, out _);
+        AssertSameScores(classifier.Transform(test).GetColumn<float[]>("Score").ToArray(),
+            loaded.Transform(test).GetColumn<float[]>(CrateOnnxExporter.ProbabilitiesOutput).ToArray(), "saved by ML.NET and loaded");
         // The same file with the input size left to each image: ApplyOnnxModel takes it from its shape dictionary.
         AssertOnnxPipelineScoresAsTheClassifier(classifier, "trained-dynamic",
             classifier.OnnxExportOptions() with { ImageHeight = null, ImageWidth = null, DynamicImageSize = true },

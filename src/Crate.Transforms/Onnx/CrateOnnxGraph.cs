@@ -133,8 +133,7 @@ internal sealed class CrateOnnxGraph
 
     /// <summary>
     /// The positional embedding resized in the graph to the input's grid (PositionalEmbedding.Resize): the patch
-    /// positions as a d-channel h₀×w₀ image, cubic Resize with PyTorch's bicubic coefficient −0.75 and half-pixel
-    /// coordinates (align_corners false), the [CLS] position kept.
+    /// positions as a d-channel h₀×w₀ image resized bicubically, the [CLS] position kept.
     /// </summary>
     private string ResizedPositions()
     {
@@ -144,11 +143,7 @@ internal sealed class CrateOnnxGraph
         string grid = g.Node("Slice", [embedding, g.Int64s(1), g.Int64s(long.MaxValue), g.Int64s(1)]);
         grid = g.Node("Transpose", [g.Node("Reshape", [grid, g.Int64s(1, h0, w0, d)])], [Attribute("perm", new long[] { 0, 3, 1, 2 })]);
         string sizes = g.Node("Concat", [g.Int64s(1, d), gridShape], [Attribute("axis", 0L)]);
-        string resized = g.Node("Resize", [grid, "", "", sizes],
-        [
-            Attribute("mode", "cubic"), Attribute("cubic_coeff_a", -0.75f),
-            Attribute("coordinate_transformation_mode", "half_pixel"),
-        ]);
+        string resized = g.BicubicResize(grid, sizes);
         string patches = g.Node("Reshape", [g.Node("Transpose", [resized], [Attribute("perm", new long[] { 0, 2, 3, 1 })]), g.Int64s(1, -1, d)]);
         return g.Node("Concat", [cls, patches], [Attribute("axis", 1L)]);
     }

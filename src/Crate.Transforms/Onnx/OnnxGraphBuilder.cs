@@ -89,6 +89,19 @@ internal sealed class OnnxGraphBuilder
         return node.Output[0];
     }
 
+    /// <summary>
+    /// PyTorch's bicubic interpolation with align_corners false (TorchSharp's InterpolationMode.Bicubic) of
+    /// <paramref name="images"/> [N, C, h, w] to <paramref name="sizes"/> (int64 [4]): ONNX's cubic Resize with
+    /// PyTorch's coefficient a = −0.75, half-pixel source coordinates, and edge pixels repeated beyond the border
+    /// (exclude_outside 0), as PyTorch clamps its taps.
+    /// </summary>
+    public string BicubicResize(string images, string sizes) =>
+        Node("Resize", [images, "", "", sizes],
+        [
+            Attribute("mode", "cubic"), Attribute("cubic_coeff_a", -0.75f),
+            Attribute("coordinate_transformation_mode", "half_pixel"), Attribute("exclude_outside", 0L),
+        ]);
+
     /// <summary>Declares a float32 graph input; a dimension is a size (int or long) or a symbolic name (string).</summary>
     public string Input(string name, params object[] dims)
     {

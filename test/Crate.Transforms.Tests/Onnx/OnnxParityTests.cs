@@ -2,6 +2,7 @@ using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Crate.Transforms.Onnx;
 using Crate.Transforms.Tests.Checkpoints;
+using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -126,6 +127,39 @@ public sealed class OnnxParityTests
         Dictionary<string, OnnxOutput> outputs = onnx.Run(Floats(input), (int)input.shape[0], 3, 40, 48);
         AreClose(ReferenceFixtures.Array("crate_square", "interp_logits"), outputs["logits"], [input.shape[0], 7],
             dynamicSize ? "logits, positions resized by ONNX's cubic Resize" : "logits, positions resized at export");
+    }
+
+    [TestMethod]
+    public void OnnxCubicResizeIsOurBicubicInterpolation()
+    {
+        const int d = 16;
+        foreach ((int h0, int w0, int h, int w) in new[] { (4, 4, 5, 6), (7, 5, 12, 9), (14, 14, 24, 31), (14, 14, 60, 60), (8, 8, 3, 5), (14, 14, 3, 2), (6, 6, 6, 6) })
+        {
+            var builder = new OnnxGraphBuilder("resize");
+            builder.Input(CrateOnnxExporter.ImageInput, 1, d, h0, w0);
+            string resized = builder.BicubicResize(CrateOnnxExporter.ImageInput, builder.Int64s(1, d, h, w));
+            builder.Node("Identity", [resized], output: "resized");
+            builder.Output("resized", 1, d, h, w);
+            var model = new ModelProto { IrVersion = 8, Graph = builder.Graph };
+            model.OpsetImport.Add(new OperatorSetIdProto { Version = 17 });
+            using var onnx = new OnnxRun(model.ToByteArray());
+
+            using var scope = NewDisposeScope();
+            Tensor embedding = randn(1, 1 + h0 * w0, d);
+            Tensor grid = embedding.narrow(1, 1, h0 * w0).reshape(1, h0, w0, d).permute(0, 3, 1, 2);
+            OnnxOutput output = onnx.Run(Floats(grid), 1, d, h0, w0)["resized"];
+            // Ours: PositionalEmbedding.Resize's patch positions, as [1, d, h, w]; in float64 to show the rounding of each side.
+            Tensor expected = PositionalEmbedding.Resize(embedding, h0, w0, h, w).narrow(1, 1, h * w).reshape(1, h, w, d).permute(0, 3, 1, 2);
+            Tensor exact = PositionalEmbedding.Resize(embedding.to_type(ScalarType.Float64), h0, w0, h, w).narrow(1, 1, h * w).reshape(1, h, w, d).permute(0, 3, 1, 2);
+            Tensor actual = tensor(output.Values).reshape(1, d, h, w);
+            double scale = embedding.abs().max().item<float>();
+            Console.WriteLine($"{h0}×{w0} → {h}×{w}: |ONNX − ours| ≤ {(actual - expected).abs().max().item<float>():E1}, " +
+                $"|ONNX − float64| ≤ {(actual.to_type(ScalarType.Float64) - exact).abs().max().item<double>():E1}, " +
+                $"|ours − float64| ≤ {(expected.to_type(ScalarType.Float64) - exact).abs().max().item<double>():E1} (values up to {scale:F1})");
+            // Sums of 16 float32 products of values up to `scale`: rounding stays far below 1e-5 of the scale.
+            CollectionAssert.AreEqual(new[] { 1, d, h, w }, output.Dimensions);
+            OnnxAssert.AreClose(Floats(expected), output.Values, 1e-5 * scale, $"{h0}×{w0} → {h}×{w}");
+        }
     }
 
     [TestMethod]
