@@ -1,6 +1,6 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
-//        [--training [--epochs N] [--images N]] [--onnx]
+//        [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]] [--onnx]
 // Prints Markdown tables for docs/performance.md: forward speed, with --training the trainer's speed and memory, or
 // with --onnx ONNX Runtime's forward speed against TorchSharp's.
 using System.Diagnostics;
@@ -11,21 +11,27 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false, onnx = false;
+bool quick = false, training = false, segmentationEvaluation = false, onnx = false;
 int epochs = 20, workingSetImages = 5000;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--training") training = true;
+    else if (args[i] == "--segmentation-evaluation") segmentationEvaluation = true;
     else if (args[i] == "--onnx") onnx = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
     else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
     else
     {
-        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] [--onnx]");
+        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]] [--onnx]");
         return 2;
     }
+}
+if (segmentationEvaluation)
+{
+    SegmentationEvaluationBenchmark.Run(workingSetImages);
+    return 0;
 }
 Device target = ComputeDeviceSelector.Resolve(device, out string reason);
 TimeSpan budget = TimeSpan.FromSeconds(quick ? 1 : 4);

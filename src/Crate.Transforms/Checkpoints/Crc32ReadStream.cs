@@ -7,10 +7,8 @@ namespace Crate.Transforms.Checkpoints;
 /// </summary>
 internal sealed class Crc32ReadStream : Stream
 {
-    private static readonly uint[] Table = BuildTable();
-
     private readonly Stream inner;
-    private uint state = 0xFFFFFFFFu;
+    private uint state = Crc32.Initial;
 
     /// <summary>Wraps <paramref name="inner"/>, which this stream disposes.</summary>
     public Crc32ReadStream(Stream inner) => this.inner = inner;
@@ -47,10 +45,7 @@ internal sealed class Crc32ReadStream : Stream
     public override int Read(Span<byte> buffer)
     {
         int read = inner.Read(buffer);
-        uint crc = state;
-        foreach (byte b in buffer[..read])
-            crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        state = crc;
+        state = Crc32.Update(state, buffer[..read]);
         BytesRead += read;
         return read;
     }
@@ -73,18 +68,5 @@ internal sealed class Crc32ReadStream : Stream
         if (disposing)
             inner.Dispose();
         base.Dispose(disposing);
-    }
-
-    private static uint[] BuildTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
     }
 }

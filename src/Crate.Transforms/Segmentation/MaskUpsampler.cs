@@ -44,7 +44,8 @@ public static class MaskUpsampler
         return results;
     }
 
-    /// <summary>For each of <paramref name="pixels"/> positions, the grid cell under its centre.</summary>
-    private static int[] NearestCells(int pixels, int cells) =>
+    /// <summary>For each of <paramref name="pixels"/> positions, the grid cell under its centre (also the rule by which
+    /// evaluation brings predictions on the patch grid to the truth's pixels).</summary>
+    internal static int[] NearestCells(int pixels, int cells) =>
         Enumerable.Range(0, pixels).Select(p => Math.Min(cells - 1, (int)Math.Floor((p + 0.5) * cells / pixels))).ToArray();
 }

@@ -32,6 +32,9 @@ public sealed class MLNetInternalsTests
         context.Log += (_, e) => messages.Add(e.Message);
         Microsoft.ML.Runtime.IHostEnvironment environment = MLNetInternals.EnvironmentOf(context.MulticlassClassification.Trainers);
         Assert.AreSame(environment, MLNetInternals.EnvironmentOf(context.Transforms));
+        // The dataset readers log through mlContext.Data, the segmentation evaluators through mlContext.MulticlassClassification.
+        Assert.AreSame(environment, MLNetInternals.EnvironmentOf(context.Data));
+        Assert.AreSame(environment, MLNetInternals.EnvironmentOf(context.MulticlassClassification));
         using (Microsoft.ML.Runtime.IChannel channel = environment.Register("CrateTest").Start("check"))
             channel.Info(Microsoft.ML.Runtime.MessageSensitivity.None, "hello from the catalog's environment");
         Assert.IsTrue(messages.Any(m => m.Contains("hello from the catalog's environment")), string.Join("\n", messages));
