@@ -1,8 +1,9 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
 //        [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]]
-//        [--coco [--images N] [--directory D]]
-// Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
+//        [--coco [--images N] [--directory D]] [--onnx]
+// Prints Markdown tables for docs/performance.md: forward speed, with --training the trainer's speed and memory, or
+// with --onnx ONNX Runtime's forward speed against TorchSharp's.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Crate.Transforms;
@@ -11,7 +12,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false, segmentationEvaluation = false, coco = false;
+bool quick = false, training = false, segmentationEvaluation = false, coco = false, onnx = false;
 int epochs = 20, workingSetImages = 5000;
 string cocoDirectory = Path.Combine(Path.GetTempPath(), "crate-coco-benchmark");
 for (int i = 0; i < args.Length; i++)
@@ -20,6 +21,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--training") training = true;
     else if (args[i] == "--segmentation-evaluation") segmentationEvaluation = true;
+    else if (args[i] == "--onnx") onnx = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
     else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
     else if (args[i] == "--coco") coco = true;
@@ -27,7 +29,7 @@ for (int i = 0; i < args.Length; i++)
     else
     {
         Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
-            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]]");
+            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]] [--onnx]");
         return 2;
     }
 }
@@ -61,6 +63,11 @@ using (Tensor a = randn(MatrixSide, MatrixSide, device: target), b = randn(Matri
 double matmulGflops = matmulFlops / matmulSeconds / 1e9;
 Console.WriteLine($"Matrix product {MatrixSide}³ float32: {matmulGflops:F1} GFLOP/s (the baseline)");
 Console.WriteLine();
+if (onnx)
+{
+    OnnxBenchmark.Run(budget);
+    return 0;
+}
 if (training)
 {
     using var withGrad = enable_grad();

@@ -111,7 +111,7 @@ public static class CrateModelFile
         }
     }
 
-    private static string InformationalVersion(Assembly assembly) =>
+    internal static string InformationalVersion(Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? assembly.GetName().Version?.ToString()
         ?? "unknown";
