@@ -11,6 +11,8 @@ using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
 bool quick = false, training = false;
+string? readout = null;
+int readoutBatch = 16, readoutImages = 16;
 int epochs = 20, workingSetImages = 5000;
 for (int i = 0; i < args.Length; i++)
 {
@@ -18,12 +20,19 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--training") training = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
-    else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
+    else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = readoutImages = int.Parse(args[++i]);
+    else if (args[i] == "--readout" && i + 1 < args.Length) readout = args[++i];
+    else if (args[i] == "--batch" && i + 1 < args.Length) readoutBatch = int.Parse(args[++i]);
     else
     {
         Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]]");
         return 2;
     }
+}
+if (readout is not null)
+{
+    ReadoutBenchmark.Run(readout, readoutBatch, readoutImages);
+    return 0;
 }
 Device target = ComputeDeviceSelector.Resolve(device, out string reason);
 TimeSpan budget = TimeSpan.FromSeconds(quick ? 1 : 4);
