@@ -31,11 +31,13 @@ internal static class ParameterInitialization
     /// <summary>Standard normal entries.</summary>
     public static Tensor Normal(long[] shape, Generator? generator) => randn(shape, generator: generator);
 
+    /// <summary>
+    /// U(−bound, bound) as rand·2b − b: TorchSharp 0.107's <c>nn.init.uniform_</c> draws from the process-wide
+    /// generator whatever generator it is given (measured: ReadoutIsolationTests), while <c>rand</c> honours it.
+    /// </summary>
     private static Tensor Uniform(long[] shape, double bound, Generator? generator)
     {
-        Tensor values = empty(shape);
         using (no_grad())
-            nn.init.uniform_(values, -bound, bound, generator);
-        return values;
+            return rand(shape, generator: generator).mul_(2 * bound).sub_(bound);
     }
 }
