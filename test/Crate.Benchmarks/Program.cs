@@ -1,6 +1,8 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
 //        [--training [--epochs N] [--images N]]
+//        [--readout maskcut|attention [--batch N] [--images N]]   (CRATE-B/8 at 480×480: images/s, peak working set)
+//        [--streaming [--images N]]                               (N rows through every network transform: working set)
 // Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -12,6 +14,7 @@ using static TorchSharp.torch;
 var device = ComputeDevice.Cpu;
 bool quick = false, training = false;
 string? readout = null;
+bool streaming = false;
 int readoutBatch = 16, readoutImages = 16;
 int epochs = 20, workingSetImages = 5000;
 for (int i = 0; i < args.Length; i++)
@@ -23,11 +26,18 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = readoutImages = int.Parse(args[++i]);
     else if (args[i] == "--readout" && i + 1 < args.Length) readout = args[++i];
     else if (args[i] == "--batch" && i + 1 < args.Length) readoutBatch = int.Parse(args[++i]);
+    else if (args[i] == "--streaming") streaming = true;
     else
     {
-        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]]");
+        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
+            "[--readout maskcut|attention [--batch N] [--images N]] [--streaming [--images N]]");
         return 2;
     }
+}
+if (streaming)
+{
+    ReadoutBenchmark.Streaming(readoutImages);
+    return 0;
 }
 if (readout is not null)
 {
