@@ -2,6 +2,7 @@
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
 //        [--training [--epochs N] [--images N]]
 //        [--readout maskcut|attention [--batch N] [--images N]]   (CRATE-B/8 at 480×480: images/s, peak working set)
+//        [--readout paths]                                        (full attention against [CLS] rows only, one process)
 //        [--streaming [--images N]]                               (N rows through every network transform: working set)
 // Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
 using System.Diagnostics;
@@ -30,13 +31,18 @@ for (int i = 0; i < args.Length; i++)
     else
     {
         Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
-            "[--readout maskcut|attention [--batch N] [--images N]] [--streaming [--images N]]");
+            "[--readout maskcut|attention|paths [--batch N] [--images N]] [--streaming [--images N]]");
         return 2;
     }
 }
 if (streaming)
 {
     ReadoutBenchmark.Streaming(readoutImages);
+    return 0;
+}
+if (readout == "paths")
+{
+    ReadoutBenchmark.AttentionPaths(rounds: 3);
     return 0;
 }
 if (readout is not null)

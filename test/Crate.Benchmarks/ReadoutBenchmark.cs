@@ -63,6 +63,36 @@ internal static class ReadoutBenchmark
     }
 
     /// <summary>
+    /// The cost of one layer's [CLS] rows at CRATE-B/8, 480×480, one image, in one process: Introspect asked for the
+    /// full (N+1)×(N+1) attention (what every read-out built before) against Introspect asked for the [CLS] rows only,
+    /// alternating, best of each. The ratio is the speed the change gives; both run the same network and images.
+    /// </summary>
+    public static void AttentionPaths(int rounds)
+    {
+        using var generator = new TorchSharp.torch.Generator(0);
+        using var model = new CrateModel(CrateArchitecture.Base(patchSize: 8), generator);
+        using var noGrad = TorchSharp.torch.no_grad();
+        using TorchSharp.torch.Tensor image = TorchSharp.torch.rand([1, 3, Side, Side], generator: generator);
+        var full = new IntrospectionRequest { Layers = [10], Attention = true, ClsAttention = true, Sparsity = false };
+        var rows = new IntrospectionRequest { Layers = [10], ClsAttention = true, Sparsity = false };
+        double Seconds(IntrospectionRequest request)
+        {
+            var clock = Stopwatch.StartNew();
+            using CrateIntrospection readout = model.Introspect(image, request);
+            return clock.Elapsed.TotalSeconds;
+        }
+        Seconds(rows); // warm-up
+        double bestFull = double.MaxValue, bestRows = double.MaxValue;
+        for (int r = 0; r < rounds; r++)
+        {
+            bestFull = Math.Min(bestFull, Seconds(full));
+            bestRows = Math.Min(bestRows, Seconds(rows));
+        }
+        Console.WriteLine($"CRATE-B/8 at {Side}×{Side}, one image, layer 10 read: full attention {bestFull:F2} s, [CLS] rows only {bestRows:F2} s " +
+            $"(speed-up {bestFull / bestRows:F2}×, best of {rounds})");
+    }
+
+    /// <summary>
     /// <paramref name="rows"/> rows of PNG files read by LoadImages through all six network transforms at once (patch
     /// embedding, attention, segment, PCA, MaskCut, classifier) on one small CRATE/8 at 64×64, every output column read;
     /// the working set is sampled as the rows go by. A leak of images or tensors would make it grow with the rows.

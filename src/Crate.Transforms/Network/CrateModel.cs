@@ -159,12 +159,8 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
         return tokens.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The patch tokens alone, f⁰ before [CLS] and positions: [B, N, d].</summary>
-    public Tensor EmbedPatches(Tensor images)
-    {
-        ValidateImages(images);
-        return patch_embedding.forward(images);
-    }
+    /// <summary>The patch tokens alone, f⁰ before [CLS] and positions: [B, N, d] (micro-batched as <see cref="forward"/>).</summary>
+    public Tensor EmbedPatches(Tensor images) => InCpuMicroBatches(images, patch_embedding.forward);
 
     /// <summary>Tokens [B, N+1, d] → logits [B, C]: pooling, LayerNorm, linear head (eq. 9).</summary>
     public Tensor Classify(Tensor tokens)
