@@ -102,12 +102,21 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
     private Tensor InCpuMicroBatches(Tensor images, Func<Tensor, Tensor> pass)
     {
         (int gridHeight, int gridWidth) = ValidateImages(images);
-        long slice = MicroBatchSize(images, WidestActivationBytes(gridHeight, gridWidth, images.element_size()));
+        long bytesPerImage = WidestActivationBytes(gridHeight, gridWidth, images.element_size());
+        long slice = MicroBatchSize(images, bytesPerImage);
         if (images.shape[0] <= slice)
             return pass(images);
         using var scope = NewDisposeScope();
-        Tensor[] outputs = images.split(slice).Select(pass).ToArray();
+        Tensor[] outputs = images.split(slice).Select(part => AfterLargePass(pass(part), bytesPerImage)).ToArray();
         return cat(outputs, 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><paramref name="result"/>, after giving the freed heap back when one image's activations are large
+    /// (<see cref="NativeHeap.ReleaseAfterPass"/>): without it the process grows with the batch.</summary>
+    private static T AfterLargePass<T>(T result, long bytesPerImage)
+    {
+        NativeHeap.ReleaseAfterPass(bytesPerImage);
+        return result;
     }
 
     /// <summary>The largest activation one image makes in a layer: N+1 tokens of the widest of d, K·p (and the MLP's
@@ -201,7 +210,8 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
         if (images.shape[0] <= slice)
             return IntrospectBatch(images, wanted, request, gridHeight, gridWidth);
         using var scope = NewDisposeScope();
-        CrateIntrospection[] parts = images.split(slice).Select(part => IntrospectBatch(part, wanted, request, gridHeight, gridWidth)).ToArray();
+        CrateIntrospection[] parts = images.split(slice)
+            .Select(part => AfterLargePass(IntrospectBatch(part, wanted, request, gridHeight, gridWidth), bytesPerImage)).ToArray();
         var layers = new List<LayerIntrospection>();
         for (int i = 0; i < parts[0].Layers.Count; i++)
         {

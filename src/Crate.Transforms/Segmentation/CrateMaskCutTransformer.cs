@@ -128,6 +128,8 @@ public sealed class CrateMaskCutTransformer : CrateReadoutTransformer<CrateMaskC
                 masks.SelectMany(m => m.Mask.Cells.ToArray()).ToArray(),
                 masks.SelectMany(m => new float[] { m.Box.X, m.Box.Y, m.Box.X + m.Box.Width - 1, m.Box.Y + m.Box.Height - 1 }).ToArray(),
                 masks.Select(m => (float)cut.Objects[m.Source].Score).ToArray());
+            // The N×N affinity graph and the solver's work are freed here; give the pages back when they were large.
+            NativeHeap.ReleaseAfterPass((long)patches.shape[0] * patches.shape[0] * sizeof(float));
         }
         return results;
     }
