@@ -56,9 +56,9 @@ public sealed class ImageColumn
 
     /// <summary>
     /// A reader of the current row's image. Images are decoded into pixels at once, and the MLImage goes back to its
-    /// getter on the next read: ML.NET's image getters (LoadImages, ResizeImages) dispose the image they are handed
-    /// before decoding the next, so each decoded image is freed as soon as the next row is read, while an image a
-    /// cache hands out again is left alone.
+    /// getter on the next read, as ML.NET's own image transforms do: LoadImages' getter disposes the image it is
+    /// handed before decoding the next (ImageLifetimeTests checks this protocol), so each decoded image is freed as
+    /// soon as the next row is read, while an image that a cache or an enumerable hands out again is left alone.
     /// </summary>
     public Func<ImagePixels> CreateReader(DataViewRow row)
     {
