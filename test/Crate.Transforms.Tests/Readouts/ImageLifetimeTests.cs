@@ -26,6 +26,44 @@ public sealed class ImageLifetimeTests
         Assert.IsTrue(images.Made.Take(4).All(i => i.Disposed));
     }
 
+    public sealed class PathRow
+    {
+        public string Path { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void LoadImagesDisposesTheImageItIsHandedBack()
+    {
+        // The protocol the readers rely on, checked against ML.NET itself: it fails if LoadImages stops disposing.
+        string folder = Directory.CreateTempSubdirectory("crate-lifetime-").FullName;
+        try
+        {
+            for (int f = 0; f < 2; f++)
+            {
+                using MLImage image = MLImage.CreateFromPixels(8, 8, MLPixelFormat.Rgba32, new byte[8 * 8 * 4]);
+                image.Save(Path.Combine(folder, $"{f}.png"));
+            }
+            var context = new MLContext(seed: 1);
+            IDataView paths = context.Data.LoadFromEnumerable(new[] { new PathRow { Path = "0.png" }, new PathRow { Path = "1.png" } });
+            IDataView loaded = context.Transforms.LoadImages("Image", folder, "Path").Fit(paths).Transform(paths);
+            using DataViewRowCursor cursor = loaded.GetRowCursor(loaded.Schema);
+            ValueGetter<MLImage> get = cursor.GetGetter<MLImage>(loaded.Schema["Image"]);
+            MLImage current = null!;
+            Assert.IsTrue(cursor.MoveNext());
+            get(ref current);
+            var first = new TrackedImage(current);
+            Assert.IsFalse(first.Disposed);
+            Assert.IsTrue(cursor.MoveNext());
+            get(ref current);
+            Assert.IsTrue(first.Disposed, "LoadImages disposed the image handed back to it");
+            Assert.IsFalse(new TrackedImage(current).Disposed);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [TestMethod]
     public void ImagesOfAnEnumerableAreNotDisposed()
     {
