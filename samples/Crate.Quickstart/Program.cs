@@ -79,13 +79,14 @@ CratePipelineFile.Save(context, model, trainData.Schema, modelPath);
 Console.WriteLine($"Model saved: {modelPath} (load it with CratePipelineFile.Load)");
 
 // Segmentation for free: the trained network's [CLS] attention and the masks it gives, on a few test images.
-CrateModel network = ((IEnumerable<ITransformer>)model).OfType<CrateClassifierTransformer>().Single().Model;
+CrateNetworkSource network = CrateNetworkSource.FromFittedModel(model);
 var picturesOf = test with { Count = 6 };
 IDataView few = ShapesDataset.LoadDataView(context, picturesOf);
 var normalization = new ImageNormalization();
-IDataView read = context.Transforms.CrateAttention(network, new CrateAttentionOptions { Normalization = normalization })
+using var readouts = context.Transforms.CrateAttention(network, new CrateAttentionOptions { Normalization = normalization })
     .Append(context.Transforms.CrateSegment(network, new CrateSegmentOptions { Normalization = normalization }))
-    .Fit(few).Transform(few);
+    .Fit(few);
+IDataView read = readouts.Transform(few);
 float[][] attention = read.GetColumn<float[]>("Attention").ToArray();
 bool[][] masks = read.GetColumn<bool[]>("Mask").ToArray();
 int grid = 32 / options.PatchSize;

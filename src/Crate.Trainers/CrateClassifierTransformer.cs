@@ -41,103 +41,78 @@ public sealed record CrateClassifierSettings
 
 /// <summary>
 /// A fitted CRATE classifier: adds Score (class probabilities) and PredictedLabel (a key carrying the label's
-/// values) to each row, running rows through the network in batches. <see cref="Model"/> is the trained network,
-/// for the segmentation transforms.
+/// values) to each row, running rows through the network in batches. <see cref="CrateNetworkTransformer{TOptions,TResult}.Model"/>
+/// is the trained network; give the classifier (or a pipeline holding it) to a read-out with
+/// <see cref="CrateNetworkSource.FromFittedModel"/>. It is <see cref="IDisposable"/>: a network the trainer made or a
+/// pipeline file loaded is freed with its last holder.
 /// </summary>
-public sealed class CrateClassifierTransformer : NetworkTransformer<ImagePixels, float[]>, ICratePersistable
+public sealed class CrateClassifierTransformer : CrateNetworkTransformer<CrateClassifierSettings, float[]>, ICratePersistable
 {
-    private readonly Device device;
-
-    /// <summary>Wraps a trained network; the network is moved to the settings' device.</summary>
+    /// <summary>Wraps a trained network, which stays as it is: when the settings ask for another device, the classifier
+    /// runs a copy there.</summary>
     public CrateClassifierTransformer(CrateModel model, CrateClassifierSettings settings)
+        : this(NetworkLease.Borrow(model), settings)
     {
-        ArgumentNullException.ThrowIfNull(model);
+    }
+
+    internal CrateClassifierTransformer(NetworkLease network, CrateClassifierSettings settings)
+        : base(network, network.Model.Architecture, Checked(network.Model, settings), settings.Device, ComputePrecision.Float32)
+    {
+    }
+
+    private static CrateClassifierSettings Checked(CrateModel model, CrateClassifierSettings settings)
+    {
         ArgumentNullException.ThrowIfNull(settings);
         if (settings.Labels.Count != model.Architecture.ClassCount)
             throw new ArgumentException($"The label has {settings.Labels.Count} values but the network has {model.Architecture.ClassCount} classes.", nameof(settings));
         if (settings.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(settings), settings.BatchSize, "BatchSize must be at least 1.");
-        Settings = settings;
-        Model = ComputeDeviceSelector.PlaceForInference(model, settings.Device, out device);
+        return settings;
     }
-
-    /// <summary>The trained network.</summary>
-    public CrateModel Model { get; }
 
     /// <summary>Column names, input size, normalisation and labels.</summary>
-    public CrateClassifierSettings Settings { get; }
+    public CrateClassifierSettings Settings => Options;
 
     /// <inheritdoc />
-    protected override NetworkRowMapper<ImagePixels, float[]> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
+    public override int ImageHeight => Settings.ImageHeight;
 
     /// <inheritdoc />
-    public override void SaveTo(CratePipelineWriter writer)
+    public override int ImageWidth => Settings.ImageWidth;
+
+    internal override string InputColumnName => Settings.ImageColumnName;
+
+    internal override ImageNormalization Normalization => Settings.Normalization;
+
+    internal override int BatchSize => Settings.BatchSize;
+
+    internal override IEnumerable<OutputColumn<float[]>> DeclareOutputs()
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNetworkAndOptions(Model, Settings);
+        LabelKeyValues labels = Settings.Labels;
+        var scoreAnnotations = new DataViewSchema.Annotations.Builder();
+        labels.AddSlotNamesTo(scoreAnnotations);
+        var keyAnnotations = new DataViewSchema.Annotations.Builder();
+        labels.AddTo(keyAnnotations);
+        return
+        [
+            OutputColumn<float[]>.Vector(Settings.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, labels.Count), scores => scores,
+                scoreAnnotations.ToAnnotations()),
+            // Keys are 1-based; 0 is the missing value.
+            OutputColumn<float[]>.Scalar(Settings.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), labels.Count),
+                scores => (uint)Array.IndexOf(scores, scores.Max()) + 1, keyAnnotations.ToAnnotations()),
+        ];
     }
 
-    /// <summary>Reads a transformer written by <see cref="SaveTo"/>.</summary>
+    internal override IReadOnlyList<float[]> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
+    {
+        float[] probabilities = Model.forward(images).softmax(-1).to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+        int classes = Settings.Labels.Count;
+        return Enumerable.Range(0, originals.Count).Select(i => probabilities.AsSpan(i * classes, classes).ToArray()).ToArray();
+    }
+
+    /// <summary>Reads a transformer written by <see cref="CrateNetworkTransformer{TOptions,TResult}.SaveTo"/>.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        (CrateModel network, CrateClassifierSettings settings) = reader.ReadNetworkAndOptions<CrateClassifierSettings>();
+        (NetworkLease network, CrateClassifierSettings settings) = reader.ReadNetworkAndOptions<CrateClassifierSettings>();
         return new CrateClassifierTransformer(network, settings);
-    }
-
-    private sealed class Mapper : NetworkRowMapper<ImagePixels, float[]>
-    {
-        private readonly CrateClassifierTransformer owner;
-        private readonly ImageColumn image;
-
-        public Mapper(CrateClassifierTransformer owner, DataViewSchema schema) : base(schema)
-        {
-            this.owner = owner;
-            image = ImageColumn.Find(schema, owner.Settings.ImageColumnName, owner.Settings.ImageHeight, owner.Settings.ImageWidth);
-        }
-
-        public override IReadOnlyList<DataViewSchema.Column> InputColumns => [image.Column];
-
-        public override int BatchSize => owner.Settings.BatchSize;
-
-        public override void AddOutputColumns(DataViewSchema.Builder builder)
-        {
-            LabelKeyValues labels = owner.Settings.Labels;
-            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
-            labels.AddSlotNamesTo(scoreAnnotations);
-            builder.AddColumn(owner.Settings.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, labels.Count), scoreAnnotations.ToAnnotations());
-            var keyAnnotations = new DataViewSchema.Annotations.Builder();
-            labels.AddTo(keyAnnotations);
-            builder.AddColumn(owner.Settings.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), labels.Count), keyAnnotations.ToAnnotations());
-        }
-
-        public override Func<ImagePixels> CreateInputReader(DataViewRow row) => image.CreateReader(row);
-
-        public override IReadOnlyList<float[]> Run(IReadOnlyList<ImagePixels> batch)
-        {
-            if (batch.Count == 0) return [];
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            CrateClassifierSettings settings = owner.Settings;
-            Tensor images = settings.Normalization.ToBatch(batch, settings.ImageHeight, settings.ImageWidth, owner.device);
-            float[] probabilities = owner.Model.forward(images).softmax(-1).cpu().data<float>().ToArray();
-            int classes = settings.Labels.Count;
-            return Enumerable.Range(0, batch.Count).Select(i => probabilities.AsSpan(i * classes, classes).ToArray()).ToArray();
-        }
-
-        public override Delegate CreateOutputGetter(int outputIndex, Func<float[]> currentResult) => outputIndex switch
-        {
-            0 => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
-            {
-                float[] scores = currentResult();
-                value = new VBuffer<float>(scores.Length, (float[])scores.Clone());
-            }),
-            _ => (ValueGetter<uint>)((ref uint value) =>
-            {
-                float[] scores = currentResult();
-                int best = 0;
-                for (int c = 1; c < scores.Length; c++) if (scores[c] > scores[best]) best = c;
-                value = (uint)best + 1; // keys are 1-based; 0 is the missing value
-            }),
-        };
     }
 }

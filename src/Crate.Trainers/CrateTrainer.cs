@@ -80,7 +80,15 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
 
         CrateModel model = CreateModel(classCount, channel).to(device);
         var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Info(channel, msg));
-        run.Train(input);
+        try
+        {
+            run.Train(input);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         model.eval();
 
         var settings = new CrateClassifierSettings
@@ -95,7 +103,9 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
             Device = options.Device,
             Labels = LabelKeyValues.Of(label, classCount),
         };
-        return new CrateClassifierTransformer(model, settings);
+        // The classifier owns the trained network: disposing it (or the pipeline holding it) frees the network.
+        using var trained = NetworkLease.Own(model);
+        return new CrateClassifierTransformer(trained, settings);
     }
 
     private (DataViewSchema.Column Label, int ClassCount) CheckInput(DataViewSchema schema, string what)
@@ -125,10 +135,12 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
 
     private CrateModel CreateModel(int classCount, IChannel channel)
     {
-        torch.manual_seed(options.Seed);
+        // The initial weights come from a generator of this training's own: the process-wide generator is neither
+        // read nor advanced, so trainings (and read-outs) running side by side do not change each other's results.
+        using var generator = new Generator((ulong)options.Seed);
         CrateArchitecture wanted = options.ToArchitecture(classCount);
         if (options.InitialWeightsPath is not string path)
-            return new CrateModel(wanted);
+            return new CrateModel(wanted, generator);
         CrateModel loaded = IsSafeTensors(path)
             ? CrateModelFile.Load(path)
             : CrateCheckpointImporter.Import(path, new CheckpointImportOptions
@@ -144,7 +156,7 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
                 $"The initial weights '{path}' hold a {Describe(found)} backbone, but the options ask for {Describe(wanted)}.");
         // The positional embedding is resized to the options' image size, and a head of the new class count replaces
         // the old one when they differ (the fine-tuning setting of the paper's Table 3).
-        CrateModel model = new CrateModel(wanted);
+        CrateModel model = new CrateModel(wanted, generator);
         using (no_grad())
         {
             Dictionary<string, Tensor> source = loaded.state_dict();

@@ -17,7 +17,9 @@ internal sealed class MixedPrecisionCopy : IDisposable
 
     public MixedPrecisionCopy(CrateModel master, Device device)
     {
-        Compute = new CrateModel(master.Architecture).to(ScalarType.BFloat16).to(device);
+        // The copy's initial values are overwritten before every step: a private generator leaves the process-wide one untouched.
+        using (var scratch = new Generator(0))
+            Compute = new CrateModel(master.Architecture, scratch).to(ScalarType.BFloat16).to(device);
         Dictionary<string, Parameter> copies = Compute.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         pairs = master.named_parameters().Select(p => (p.parameter, copies[p.name])).ToArray();
         foreach ((Parameter m, Parameter c) in pairs) c.requires_grad = m.requires_grad;

@@ -19,15 +19,26 @@ public enum ComputeDevice
 /// <summary>Turns a <see cref="ComputeDevice"/> choice into a TorchSharp device, with the reason for it.</summary>
 public static class ComputeDeviceSelector
 {
-    /// <summary>Moves <paramref name="model"/> to the chosen device in evaluation mode, ready for inference.</summary>
-    public static Network.CrateModel PlaceForInference(Network.CrateModel model, ComputeDevice choice, out Device device)
+    /// <summary>
+    /// The network of <paramref name="source"/> ready for inference on the chosen device in the chosen precision,
+    /// as a lease of its own. The source network is never changed (device, element type, mode, gradients): when it
+    /// already lives on that device in that type it is shared, otherwise a copy is made that belongs to the returned
+    /// lease. Evaluation mode needs no switch: CRATE has no layer whose forward pass depends on it (dropout is 0 in
+    /// every published configuration and there is no batch norm), and inference runs under no_grad.
+    /// </summary>
+    internal static MLNet.NetworkLease PlaceForInference(MLNet.NetworkLease source, ComputeDevice choice, ComputePrecision precision, out Device device)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(source);
         device = Resolve(choice, out _);
-        Network.CrateModel placed = model.to(device);
-        placed.eval();
-        return placed;
+        Network.CrateModel model = source.Model;
+        ScalarType elementType = precision.ToScalarType();
+        return SameDevice(model.Device, device) && model.ElementType == elementType
+            ? source.Share()
+            : MLNet.NetworkLease.Own(model.Copy(device, elementType));
     }
+
+    /// <summary>Whether two devices are the same (a CUDA device without an index is the first one).</summary>
+    internal static bool SameDevice(Device a, Device b) => a.type == b.type && Math.Max(a.index, 0) == Math.Max(b.index, 0);
 
     /// <summary>Resolves the choice; <paramref name="reason"/> says why this device (for the log).</summary>
     public static Device Resolve(ComputeDevice choice, out string reason)

@@ -1,3 +1,4 @@
+using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Crate.Transforms.Segmentation;
 using Microsoft.ML;
@@ -6,59 +7,131 @@ namespace Crate.Transforms;
 
 /// <summary>
 /// Crate.MLNet's read-outs of a trained CRATE (or ViT) on <c>mlContext.Transforms</c>. Each composes after image
-/// loading, runs each batch of images through the network once, and outputs typed columns. The model may be
-/// trained (<c>CrateClassifierTransformer.Model</c>), loaded (<c>CrateModelFile.Load</c>) or imported
-/// (<c>CrateCheckpointImporter.Import</c>).
+/// loading, runs each batch of images through the network once, and outputs typed columns. The network comes from
+/// a <see cref="CrateNetworkSource"/>: a live <see cref="CrateModel"/> (implicitly), a model file
+/// (<see cref="CrateNetworkSource.FromModelFile"/>, or the <c>modelFile</c> overloads), an authors' checkpoint
+/// (<see cref="CrateNetworkSource.FromCheckpoint"/>) or a fitted classifier or pipeline
+/// (<see cref="CrateNetworkSource.FromFittedModel"/>). The network given is never changed; the options' device and
+/// precision apply to the read-out's own copy when they differ from the network's. Fitted read-outs are
+/// <see cref="IDisposable"/>.
 /// </summary>
+/// <remarks>
+/// Overloads with <c>outputColumnName</c> and <c>inputColumnName</c> take the column names in ImageAnalytics' order
+/// and set them over the options' (for read-outs with several outputs, <c>outputColumnName</c> names the main one:
+/// the maps, the mask, the RGB map, the tokens, the object masks).
+/// </remarks>
 public static class CrateTransformsCatalog
 {
     /// <summary>Image → patch tokens [N, d], the f⁰ operator.</summary>
     public static CrateReadoutEstimator<CratePatchEmbeddingTransformer> CratePatchEmbedding(this TransformsCatalog catalog,
-        CrateModel model, CratePatchEmbeddingOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        var transformer = new CratePatchEmbeddingTransformer(model, options ?? new CratePatchEmbeddingOptions());
-        return new(transformer.Options.InputColumnName, transformer.AddOutputColumns, _ => transformer);
-    }
+        CrateNetworkSource network, CratePatchEmbeddingOptions? options = null) =>
+        Build(catalog, network, options ?? new CratePatchEmbeddingOptions(),
+            (lease, architecture, o) => new CratePatchEmbeddingTransformer(lease, architecture, o));
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → patch tokens in <paramref name="outputColumnName"/>.</summary>
+    public static CrateReadoutEstimator<CratePatchEmbeddingTransformer> CratePatchEmbedding(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, CrateNetworkSource network, CratePatchEmbeddingOptions? options = null) =>
+        catalog.CratePatchEmbedding(network, (options ?? new()) with { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → patch tokens, with the network read from a model file.</summary>
+    public static CrateReadoutEstimator<CratePatchEmbeddingTransformer> CratePatchEmbedding(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, string modelFile, CratePatchEmbeddingOptions? options = null) =>
+        catalog.CratePatchEmbedding(outputColumnName, inputColumnName, CrateNetworkSource.FromModelFile(modelFile), options);
 
     /// <summary>Image → [CLS] attention maps [layers, heads, h, w] (eq. 10).</summary>
     public static CrateReadoutEstimator<CrateAttentionTransformer> CrateAttention(this TransformsCatalog catalog,
-        CrateModel model, CrateAttentionOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        var transformer = new CrateAttentionTransformer(model, options ?? new CrateAttentionOptions());
-        return new(transformer.Options.InputColumnName, transformer.AddOutputColumns, _ => transformer);
-    }
+        CrateNetworkSource network, CrateAttentionOptions? options = null) =>
+        Build(catalog, network, options ?? new CrateAttentionOptions(),
+            (lease, architecture, o) => new CrateAttentionTransformer(lease, architecture, o));
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → [CLS] attention maps in <paramref name="outputColumnName"/>.</summary>
+    public static CrateReadoutEstimator<CrateAttentionTransformer> CrateAttention(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, CrateNetworkSource network, CrateAttentionOptions? options = null) =>
+        catalog.CrateAttention(network, (options ?? new()) with { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → [CLS] attention maps, with the network read from a model file.</summary>
+    public static CrateReadoutEstimator<CrateAttentionTransformer> CrateAttention(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, string modelFile, CrateAttentionOptions? options = null) =>
+        catalog.CrateAttention(outputColumnName, inputColumnName, CrateNetworkSource.FromModelFile(modelFile), options);
 
     /// <summary>Image → coarse segmentation masks from [CLS] attention (Appendix B.3); fitting calibrates the heads when asked.</summary>
     public static CrateReadoutEstimator<CrateSegmentTransformer> CrateSegment(this TransformsCatalog catalog,
-        CrateModel model, CrateSegmentOptions? options = null)
+        CrateNetworkSource network, CrateSegmentOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
         options ??= new CrateSegmentOptions();
-        // The calibrated heads change the HeadMasks size only through their count, which the options fix.
-        var prototype = new CrateSegmentTransformer(model, options.CalibrationMaskColumnName is null
-            ? options
-            : options with { Heads = Enumerable.Range(0, Math.Clamp(options.CalibrationHeadCount, 1, model.Architecture.Heads)).ToArray() });
-        return new(options.InputColumnName, prototype.AddOutputColumns, data => CrateSegmentTransformer.Fit(model, options, data));
+        return Build(catalog, network, options,
+            (lease, architecture, o) => new CrateSegmentTransformer(lease, architecture, o, CrateSegmentTransformer.SchemaHeads(architecture, o)),
+            CrateSegmentTransformer.Fit);
     }
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → the merged mask in <paramref name="outputColumnName"/>.</summary>
+    public static CrateReadoutEstimator<CrateSegmentTransformer> CrateSegment(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, CrateNetworkSource network, CrateSegmentOptions? options = null) =>
+        catalog.CrateSegment(network, (options ?? new()) with { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → the merged mask, with the network read from a model file.</summary>
+    public static CrateReadoutEstimator<CrateSegmentTransformer> CrateSegment(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, string modelFile, CrateSegmentOptions? options = null) =>
+        catalog.CrateSegment(outputColumnName, inputColumnName, CrateNetworkSource.FromModelFile(modelFile), options);
 
     /// <summary>Image → PCA RGB map [3, h, w] and foreground mask [h, w] (Appendix B.2), with the basis fitted on the data.</summary>
     public static CrateReadoutEstimator<CratePcaFeaturesTransformer> CratePcaFeatures(this TransformsCatalog catalog,
-        CrateModel model, CratePcaFeaturesOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        options ??= new CratePcaFeaturesOptions();
-        var prototype = new CratePcaFeaturesTransformer(model, options, PcaBasis.Unfitted(model.Architecture.InnerDim));
-        return new(options.InputColumnName, prototype.AddOutputColumns, data => CratePcaFeaturesTransformer.Fit(model, options, data));
-    }
+        CrateNetworkSource network, CratePcaFeaturesOptions? options = null) =>
+        Build(catalog, network, options ?? new CratePcaFeaturesOptions(),
+            (lease, architecture, o) => new CratePcaFeaturesTransformer(lease, architecture, o, PcaBasis.Unfitted(architecture.InnerDim)),
+            CratePcaFeaturesTransformer.Fit);
 
-    /// <summary>Image → up to n object masks with boxes and scores by MaskCut on the head features (Appendix B.4).</summary>
+    /// <summary>Image column <paramref name="inputColumnName"/> → the PCA RGB map in <paramref name="outputColumnName"/>.</summary>
+    public static CrateReadoutEstimator<CratePcaFeaturesTransformer> CratePcaFeatures(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, CrateNetworkSource network, CratePcaFeaturesOptions? options = null) =>
+        catalog.CratePcaFeatures(network, (options ?? new()) with { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → the PCA RGB map, with the network read from a model file.</summary>
+    public static CrateReadoutEstimator<CratePcaFeaturesTransformer> CratePcaFeatures(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, string modelFile, CratePcaFeaturesOptions? options = null) =>
+        catalog.CratePcaFeatures(outputColumnName, inputColumnName, CrateNetworkSource.FromModelFile(modelFile), options);
+
+    /// <summary>Image → up to n objects with masks, boxes and scores by MaskCut on the head features (Appendix B.4), in
+    /// ML.NET's object-detection columns (see <see cref="CrateMaskCutOptions"/>).</summary>
     public static CrateReadoutEstimator<CrateMaskCutTransformer> CrateMaskCut(this TransformsCatalog catalog,
-        CrateModel model, CrateMaskCutOptions? options = null)
+        CrateNetworkSource network, CrateMaskCutOptions? options = null) =>
+        Build(catalog, network, options ?? new CrateMaskCutOptions(),
+            (lease, architecture, o) => new CrateMaskCutTransformer(lease, architecture, o));
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → object masks in <paramref name="outputColumnName"/>, with
+    /// the count, mask shape, boxes, scores and labels in the options' columns.</summary>
+    public static CrateReadoutEstimator<CrateMaskCutTransformer> CrateMaskCut(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, CrateNetworkSource network, CrateMaskCutOptions? options = null) =>
+        catalog.CrateMaskCut(network, (options ?? new()) with { MasksColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>Image column <paramref name="inputColumnName"/> → object masks, with the network read from a model file.</summary>
+    public static CrateReadoutEstimator<CrateMaskCutTransformer> CrateMaskCut(this TransformsCatalog catalog,
+        string outputColumnName, string inputColumnName, string modelFile, CrateMaskCutOptions? options = null) =>
+        catalog.CrateMaskCut(outputColumnName, inputColumnName, CrateNetworkSource.FromModelFile(modelFile), options);
+
+    /// <summary>
+    /// The estimator of a read-out: <paramref name="create"/> builds the transformer over a network lease (null: one
+    /// that only describes its schema, built here so that bad options fail at once); <paramref name="fit"/> builds the
+    /// fitted one from the data when the read-out learns something.
+    /// </summary>
+    private static CrateReadoutEstimator<TTransformer> Build<TTransformer, TOptions>(TransformsCatalog catalog, CrateNetworkSource network,
+        TOptions options, Func<NetworkLease?, CrateArchitecture, TOptions, TTransformer> create,
+        Func<NetworkLease, TOptions, IDataView, TTransformer>? fit = null)
+        where TTransformer : class, ITransformer, INetworkOwner
+        where TOptions : CrateReadoutOptions
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        var transformer = new CrateMaskCutTransformer(model, options ?? new CrateMaskCutOptions());
-        return new(transformer.Options.InputColumnName, transformer.AddOutputColumns, _ => transformer);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(options);
+        CrateArchitecture architecture = network.Architecture;
+        TTransformer prototype = create(null, architecture, options);
+        fit ??= (lease, o, _) => create(lease, architecture, o);
+        return new CrateReadoutEstimator<TTransformer>(options.InputColumnName,
+            prototype.AddOutputColumns,
+            data =>
+            {
+                using NetworkLease lease = network.Open();
+                return fit(lease, options, data);
+            });
     }
 }

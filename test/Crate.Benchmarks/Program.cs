@@ -2,6 +2,9 @@
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
 //        [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]]
 //        [--coco [--images N] [--directory D]] [--onnx]
+//        [--readout maskcut|attention [--batch N] [--images N]]   (CRATE-B/8 at 480×480: images/s, peak working set)
+//        [--readout paths]                                        (full attention against [CLS] rows only, one process)
+//        [--streaming [--images N]]                               (N rows through every network transform: working set)
 // Prints Markdown tables for docs/performance.md: forward speed, with --training the trainer's speed and memory, or
 // with --onnx ONNX Runtime's forward speed against TorchSharp's.
 using System.Diagnostics;
@@ -12,7 +15,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false, segmentationEvaluation = false, coco = false, onnx = false;
+bool quick = false, training = false, segmentationEvaluation = false, coco = false, onnx = false, streaming = false;
+string? readout = null;
+int readoutBatch = 16, readoutImages = 16;
 int epochs = 20, workingSetImages = 5000;
 string cocoDirectory = Path.Combine(Path.GetTempPath(), "crate-coco-benchmark");
 for (int i = 0; i < args.Length; i++)
@@ -23,13 +28,17 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--segmentation-evaluation") segmentationEvaluation = true;
     else if (args[i] == "--onnx") onnx = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
-    else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
+    else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = readoutImages = int.Parse(args[++i]);
     else if (args[i] == "--coco") coco = true;
     else if (args[i] == "--directory" && i + 1 < args.Length) cocoDirectory = args[++i];
+    else if (args[i] == "--readout" && i + 1 < args.Length) readout = args[++i];
+    else if (args[i] == "--batch" && i + 1 < args.Length) readoutBatch = int.Parse(args[++i]);
+    else if (args[i] == "--streaming") streaming = true;
     else
     {
         Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
-            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]] [--onnx]");
+            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]] [--onnx] " +
+            "[--readout maskcut|attention|paths [--batch N] [--images N]] [--streaming [--images N]]");
         return 2;
     }
 }
@@ -44,6 +53,21 @@ if (coco)
     Console.WriteLine($"# Crate.Benchmarks --coco — {DateTime.UtcNow:yyyy-MM-dd}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical cores");
     Console.WriteLine();
     CocoEvaluationBenchmark.Run(args.Contains("--images") ? workingSetImages : 5000, cocoDirectory, seed: 2017);
+    return 0;
+}
+if (streaming)
+{
+    ReadoutBenchmark.Streaming(readoutImages);
+    return 0;
+}
+if (readout == "paths")
+{
+    ReadoutBenchmark.AttentionPaths(rounds: 3);
+    return 0;
+}
+if (readout is not null)
+{
+    ReadoutBenchmark.Run(readout, readoutBatch, readoutImages);
     return 0;
 }
 Device target = ComputeDeviceSelector.Resolve(device, out string reason);

@@ -85,11 +85,11 @@ public sealed class EmergentSegmentationTests
         double MeanIou(CrateSegmentOptions readout, IDataView fitOn)
         {
             bool[][] predicted = context.Transforms.CrateSegment(network, readout).Fit(fitOn).Transform(test).GetColumn<bool[]>("Mask").ToArray();
-            return Enumerable.Range(0, Test.Count).Average(i => AttentionMaskRules.IntersectionOverUnion(predicted[i], ShapesDataset.Sample(Test, i).Mask));
+            return Enumerable.Range(0, Test.Count).Average(i => BinaryMask.IntersectionOverUnion(predicted[i], ShapesDataset.Sample(Test, i).Mask));
         }
         var segment = new CrateSegmentOptions { Fraction = objectShare, Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu };
         double segmentIou = MeanIou(segment, test);
-        double boxIou = Enumerable.Range(0, Test.Count).Average(i => AttentionMaskRules.IntersectionOverUnion(box, ShapesDataset.Sample(Test, i).Mask));
+        double boxIou = Enumerable.Range(0, Test.Count).Average(i => BinaryMask.IntersectionOverUnion(box, ShapesDataset.Sample(Test, i).Mask));
         Console.WriteLine($"Mean IoU against the true masks: CrateSegment {segmentIou:P1} (penultimate layer, all heads, P = {objectShare:F2}), " +
             $"centred box {boxIou:P1}; {Test.Count} test images.");
         // Reported for docs/performance.md, not asserted: the other read-outs of the same network.

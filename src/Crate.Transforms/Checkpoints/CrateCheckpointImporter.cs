@@ -72,6 +72,26 @@ public static partial class CrateCheckpointImporter
         }
     }
 
+    /// <summary>The architecture <see cref="Import(string, CheckpointImportOptions)"/> would build, without building it.</summary>
+    internal static CrateArchitecture ReadArchitecture(string path, CheckpointImportOptions options)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(options);
+        ValidateOptions(options);
+        if (options.Architecture is { } given)
+            return options.DropHead ? given with { ClassCount = options.ClassCount!.Value } : given;
+        Dictionary<string, Tensor> checkpoint = TorchCheckpointReader.ReadStateDict(path);
+        try
+        {
+            return InferArchitecture(checkpoint, options, path);
+        }
+        finally
+        {
+            foreach (Tensor tensor in checkpoint.Values)
+                tensor.Dispose();
+        }
+    }
+
     private static void ValidateOptions(CheckpointImportOptions options)
     {
         CrateVariant variant = options.Architecture?.Variant ?? options.Variant;

@@ -25,7 +25,9 @@ internal static class StateDictLoader
         Func<string, bool>? skip = null,
         Func<string, string>? displayName = null)
     {
-        var model = new CrateModel(architecture);
+        // The initial values are overwritten by the weights: a private generator leaves the process-wide one untouched.
+        using var scratch = new Generator(0);
+        var model = new CrateModel(architecture, scratch);
         try
         {
             report = Load(model, weights, source, strict, skip, displayName);

@@ -93,7 +93,7 @@ internal sealed class LabelMapColumn
 
 /// <summary>
 /// Where each truth pixel reads the prediction: the identity when both have the same number of entries (both
-/// row-major at one size), otherwise the prediction's cell under the pixel's centre, by <see cref="MaskUpsampler"/>'s
+/// row-major at one size), otherwise the prediction's cell under the pixel's centre, by <see cref="GridUpsampling"/>'s
 /// rule (pixel row y reads prediction row ⌊(y + ½)·h/H⌋, likewise for columns). When H = h·P this is
 /// nearest-neighbour upsampling by P, as DINO's evaluation does with interpolate(scale_factor = P, mode = "nearest").
 /// </summary>
@@ -179,7 +179,7 @@ internal sealed class TruthShape
     /// <paramref name="gridHeight"/>×<paramref name="gridWidth"/> grid under its centre.</summary>
     public static int[] CellMap(int height, int width, int gridHeight, int gridWidth)
     {
-        int[] rows = MaskUpsampler.NearestCells(height, gridHeight), columns = MaskUpsampler.NearestCells(width, gridWidth);
+        int[] rows = GridUpsampling.NearestCells(height, gridHeight), columns = GridUpsampling.NearestCells(width, gridWidth);
         var cells = new int[height * width];
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)

@@ -15,7 +15,7 @@ namespace Crate.Transforms.Evaluation;
 /// image's size) must have a column type that gives its [height, width]; the truth's size then comes from its own
 /// type or from Int32 Height and Width columns (<see cref="SegmentationEvaluationOptions.HeightColumnName"/>), and each
 /// truth pixel reads the prediction cell under its centre (row y reads ⌊(y + ½)·h/H⌋), the rule of
-/// <see cref="Segmentation.MaskUpsampler"/>. Every metric is computed at the truth's resolution.
+/// <see cref="Segmentation.GridUpsampling"/>. Every metric is computed at the truth's resolution.
 /// Errors name the row (and its Name column when present) and the problem: a class id out of range, sizes that do not
 /// fit, no rows.
 /// </remarks>

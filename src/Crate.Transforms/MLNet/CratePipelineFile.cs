@@ -89,7 +89,11 @@ public static class CratePipelineFile
         }
     }
 
-    /// <summary>Reads a pipeline written by <see cref="Save"/>; <paramref name="inputSchema"/> is the schema it was saved with.</summary>
+    /// <summary>
+    /// Reads a pipeline written by <see cref="Save"/>; <paramref name="inputSchema"/> is the schema it was saved with.
+    /// The returned chain owns the networks it loaded: dispose it (ML.NET's <c>TransformerChain</c> is
+    /// <see cref="IDisposable"/> and disposes its transformers) to free them.
+    /// </summary>
     public static ITransformer Load(MLContext context, string path, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -109,15 +113,28 @@ public static class CratePipelineFile
             Manifest manifest = ReadManifest(archive, path);
             inputSchema = LoadMLNet(context, archive, InputSchemaEntry, path).InputSchema;
             var transformers = new List<ITransformer>();
-            var networks = new Dictionary<string, CrateModel>();
-            foreach (Part part in manifest.Parts)
+            var networks = new Dictionary<string, NetworkLease>();
+            try
             {
-                if (part.Kind == PartKind.MLNet)
+                foreach (Part part in manifest.Parts)
                 {
-                    transformers.AddRange(Flatten(LoadMLNet(context, archive, part.Entry, path).Model));
-                    continue;
+                    if (part.Kind == PartKind.MLNet)
+                    {
+                        transformers.AddRange(Flatten(LoadMLNet(context, archive, part.Entry, path).Model));
+                        continue;
+                    }
+                    transformers.Add(LoadCratePart(context, new CratePipelineReader(archive, part.Entry, networks, path), part, path));
                 }
-                transformers.Add(LoadCratePart(context, new CratePipelineReader(archive, part.Entry, networks, path), part, path));
+            }
+            catch
+            {
+                foreach (IDisposable loaded in transformers.OfType<IDisposable>()) loaded.Dispose();
+                throw;
+            }
+            finally
+            {
+                // The transformers hold leases of their own; the reader's go, so a network lives as long as its users.
+                foreach (NetworkLease network in networks.Values) network.Dispose();
             }
             return new TransformerChain<ITransformer>([.. transformers]);
         }

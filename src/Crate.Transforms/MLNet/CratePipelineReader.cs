@@ -2,19 +2,21 @@ using System.IO.Compression;
 using System.Text.Json;
 using Crate.Transforms.Checkpoints;
 using Crate.Transforms.Network;
-using static TorchSharp.torch;
 
 namespace Crate.Transforms.MLNet;
 
-/// <summary>Reads back what a <see cref="CratePipelineWriter"/> wrote; a network shared by several transformers is loaded once.</summary>
+/// <summary>
+/// Reads back what a <see cref="CratePipelineWriter"/> wrote; a network shared by several transformers is loaded once,
+/// and it is freed when the last transformer holding it is disposed.
+/// </summary>
 public sealed class CratePipelineReader
 {
     private readonly ZipArchive archive;
     private readonly string prefix;
-    private readonly Dictionary<string, CrateModel> networks;
+    private readonly Dictionary<string, NetworkLease> networks;
     private readonly string fileName;
 
-    internal CratePipelineReader(ZipArchive archive, string prefix, Dictionary<string, CrateModel> networks, string fileName)
+    internal CratePipelineReader(ZipArchive archive, string prefix, Dictionary<string, NetworkLease> networks, string fileName)
     {
         this.archive = archive;
         this.prefix = prefix;
@@ -39,21 +41,22 @@ public sealed class CratePipelineReader
         return copy.ToArray();
     }
 
-    /// <summary>Reads what <see cref="CratePipelineWriter.WriteNetworkAndOptions{TOptions}"/> wrote.</summary>
-    public (CrateModel Network, TOptions Options) ReadNetworkAndOptions<TOptions>(Device? device = null) =>
-        (ReadNetwork(ReadJson<string>(CratePipelineWriter.NetworkEntry), device), ReadJson<TOptions>(CratePipelineWriter.OptionsEntry));
+    /// <summary>Reads what <see cref="CratePipelineWriter.WriteNetworkAndOptions{TOptions}"/> wrote. The lease is the
+    /// reader's: a transformer made from it takes a lease of its own.</summary>
+    internal (NetworkLease Network, TOptions Options) ReadNetworkAndOptions<TOptions>() =>
+        (ReadNetwork(ReadJson<string>(CratePipelineWriter.NetworkEntry)), ReadJson<TOptions>(CratePipelineWriter.OptionsEntry));
 
-    /// <summary>The network stored under <paramref name="id"/>, on <paramref name="device"/> (CPU when null).</summary>
-    public CrateModel ReadNetwork(string id, Device? device = null)
+    /// <summary>The network stored under <paramref name="id"/>, on the CPU; the lease is the reader's.</summary>
+    internal NetworkLease ReadNetwork(string id)
     {
-        if (networks.TryGetValue(id, out CrateModel? network)) return network;
+        if (networks.TryGetValue(id, out NetworkLease? network)) return network;
         string temporary = Path.Combine(Path.GetTempPath(), $"crate-network-{Guid.NewGuid():N}.safetensors");
         try
         {
             using (Stream source = Open(id))
             using (FileStream target = File.Create(temporary))
                 source.CopyTo(target);
-            network = CrateModelFile.Load(temporary, device);
+            network = NetworkLease.Own(CrateModelFile.Load(temporary));
         }
         finally
         {

@@ -54,15 +54,20 @@ public sealed class ImageColumn
             $"3·{height}·{width} = {3 * height * width} shaped [3, H, W].", nameof(name));
     }
 
-    /// <summary>A reader of the current row's image.</summary>
+    /// <summary>
+    /// A reader of the current row's image. Images are decoded into pixels at once, and the MLImage goes back to its
+    /// getter on the next read, as ML.NET's own image transforms do: LoadImages' getter disposes the image it is
+    /// handed before decoding the next (ImageLifetimeTests checks this protocol), so each decoded image is freed as
+    /// soon as the next row is read, while an image that a cache or an enumerable hands out again is left alone.
+    /// </summary>
     public Func<ImagePixels> CreateReader(DataViewRow row)
     {
         if (isImage)
         {
             ValueGetter<MLImage> getImage = row.GetGetter<MLImage>(column);
+            MLImage image = null!; // kept across rows: the getter disposes the previous image (a null in is allowed)
             return () =>
             {
-                MLImage image = null!; // ML.NET's image getters allocate; a null in is allowed
                 getImage(ref image);
                 return FromImage(image, column.Name, row.Position);
             };

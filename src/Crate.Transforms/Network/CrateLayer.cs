@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -15,19 +16,20 @@ public sealed class CrateLayer : nn.Module<Tensor, Tensor>
     private readonly LayerNorm feedforward_norm;
     private readonly FeedForwardBlock feedforward;
 
-    /// <summary>Creates a layer of the given variant.</summary>
-    public CrateLayer(CrateArchitecture architecture) : base(nameof(CrateLayer))
+    /// <summary>Creates a layer of the given variant, initialised from <paramref name="generator"/> (the process-wide
+    /// generator when null).</summary>
+    public CrateLayer(CrateArchitecture architecture, Generator? generator = null) : base(nameof(CrateLayer))
     {
         int d = architecture.EmbeddingDim;
         CrateVariant variant = architecture.Variant;
         attention_norm = nn.LayerNorm(d);
         attention = variant is CrateVariant.ViT or CrateVariant.CrateMhsa
-            ? new MultiHeadSelfAttention(d, architecture.Heads, architecture.HeadDim)
-            : new MultiHeadSubspaceSelfAttention(d, architecture.Heads, architecture.HeadDim);
+            ? new MultiHeadSelfAttention(d, architecture.Heads, architecture.HeadDim, generator)
+            : new MultiHeadSubspaceSelfAttention(d, architecture.Heads, architecture.HeadDim, generator);
         feedforward_norm = nn.LayerNorm(d);
         feedforward = variant is CrateVariant.ViT or CrateVariant.CrateMlp
-            ? new Mlp(d, architecture.MlpRatio)
-            : new Ista(d, architecture.IstaStepSize, architecture.IstaLambda, softThreshold: variant == CrateVariant.CrateSoftThreshold);
+            ? new Mlp(d, architecture.MlpRatio, generator)
+            : new Ista(d, architecture.IstaStepSize, architecture.IstaLambda, softThreshold: variant == CrateVariant.CrateSoftThreshold, generator);
         RegisterComponents();
     }
 
@@ -39,35 +41,41 @@ public sealed class CrateLayer : nn.Module<Tensor, Tensor>
         return Feedforward(half).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The forward pass, also returning what <paramref name="request"/> asks of this layer.</summary>
+    /// <summary>
+    /// The forward pass, also returning what <paramref name="request"/> asks of this layer. The (N+1)×(N+1) attention
+    /// is materialised only when <see cref="IntrospectionRequest.Attention"/> asks for it; otherwise the fused kernel
+    /// runs and the [CLS] rows (eq. 10) are computed from the [CLS] query alone.
+    /// </summary>
     public (Tensor Output, LayerIntrospection Readout) ForwardWithReadout(Tensor tokens, int layerIndex, IntrospectionRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
         using var scope = NewDisposeScope();
-        AttentionReadout readout = attention.ForwardWithReadout(attention_norm.forward(tokens));
-        Tensor half = tokens + readout.Output;
-        Tensor output = Feedforward(half);
+        Tensor normed = attention_norm.forward(tokens);
+        Tensor mixed, clsAttention, features;
+        Tensor? attentionMatrix = null;
+        if (request.Attention)
+        {
+            AttentionReadout full = attention.ForwardWithReadout(normed);
+            (mixed, attentionMatrix, features, clsAttention) = (full.Output, full.Attention, full.KeyFeatures, full.ClsAttention);
+        }
+        else
+        {
+            ClsAttentionReadout rows = attention.ForwardWithClsAttention(normed);
+            (mixed, clsAttention, features) = (rows.Output, rows.ClsAttention, rows.KeyFeatures);
+        }
+        Tensor output = Feedforward(tokens + mixed);
         var layer = new LayerIntrospection
         {
             Layer = layerIndex,
-            Attention = request.Attention ? readout.Attention.MoveToOuterDisposeScope() : null,
-            ClsAttention = request.ClsAttention ? ClsAttentionOverPatches(readout.Attention).MoveToOuterDisposeScope() : null,
-            HeadFeatures = request.HeadFeatures ? readout.KeyFeatures.MoveToOuterDisposeScope() : null,
+            Attention = attentionMatrix?.MoveToOuterDisposeScope(),
+            ClsAttention = request.ClsAttention ? clsAttention.MoveToOuterDisposeScope() : null,
+            HeadFeatures = request.HeadFeatures ? features.MoveToOuterDisposeScope() : null,
             Output = request.LayerOutputs ? output.detach().MoveToOuterDisposeScope() : null,
             IstaZeroFraction = request.Sparsity && feedforward.IsSparseCode
                 ? output.eq(0).to_type(ScalarType.Float32).mean(new long[] { 1, 2 }).MoveToOuterDisposeScope()
                 : null,
         };
         return (output.MoveToOuterDisposeScope(), layer);
-    }
-
-    /// <summary>
-    /// Eq. (10): row 0 of the attention restricted to the patch columns and renormalised over them,
-    /// [B, K, N+1, N+1] → [B, K, N].
-    /// </summary>
-    public static Tensor ClsAttentionOverPatches(Tensor attention)
-    {
-        Tensor clsRow = attention.select(2, 0).narrow(-1, 1, attention.shape[3] - 1);
-        return clsRow / clsRow.sum(-1, keepdim: true);
     }
 
     private Tensor Feedforward(Tensor half)

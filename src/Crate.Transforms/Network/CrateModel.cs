@@ -19,19 +19,24 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
     private readonly LayerNorm head_norm;
     private readonly Linear head;
 
-    /// <summary>Builds a freshly initialised network (PyTorch's default initialisation, as the reference).</summary>
-    public CrateModel(CrateArchitecture architecture) : base(nameof(CrateModel))
+    /// <summary>
+    /// Builds a freshly initialised network (PyTorch's default initialisation, as the reference), drawing every
+    /// random value from <paramref name="generator"/>. Pass a generator of your own (<c>new torch.Generator(seed)</c>)
+    /// for weights that depend on nothing else in the process; null draws from the process-wide generator, as
+    /// PyTorch does.
+    /// </summary>
+    public CrateModel(CrateArchitecture architecture, Generator? generator = null) : base(nameof(CrateModel))
     {
         ArgumentNullException.ThrowIfNull(architecture);
         architecture.Validate();
         Architecture = architecture;
         int d = architecture.EmbeddingDim;
-        patch_embedding = new PatchEmbedding(architecture.PatchSize, architecture.Channels, d);
-        cls_token = new Parameter(randn(1, 1, d));
-        pos_embedding = new Parameter(randn(1, architecture.PatchCount + 1, d));
-        layers = nn.ModuleList(Enumerable.Range(0, architecture.Depth).Select(_ => new CrateLayer(architecture)).ToArray());
+        patch_embedding = new PatchEmbedding(architecture.PatchSize, architecture.Channels, d, generator);
+        cls_token = new Parameter(ParameterInitialization.Normal([1, 1, d], generator));
+        pos_embedding = new Parameter(ParameterInitialization.Normal([1, architecture.PatchCount + 1, d], generator));
+        layers = nn.ModuleList(Enumerable.Range(0, architecture.Depth).Select(_ => new CrateLayer(architecture, generator)).ToArray());
         head_norm = nn.LayerNorm(d);
-        head = nn.Linear(d, architecture.ClassCount);
+        head = ParameterInitialization.Linear(d, architecture.ClassCount, hasBias: true, generator);
         RegisterComponents();
     }
 
@@ -40,6 +45,39 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
 
     /// <summary>The device the parameters live on.</summary>
     public Device Device => cls_token.device;
+
+    /// <summary>The element type of the weights (float32 unless the network was cast); images must be of this type.</summary>
+    public ScalarType ElementType => cls_token.dtype;
+
+    /// <summary>
+    /// A copy of this network's weights on <paramref name="device"/> in <paramref name="elementType"/>, in evaluation
+    /// mode and without gradients; this network is left exactly as it was. The copy belongs to the caller.
+    /// </summary>
+    public CrateModel Copy(Device device, ScalarType elementType)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        // The copy's initial values are overwritten at once: a private generator keeps the process-wide one untouched.
+        using var scratch = new Generator(0);
+        var copy = new CrateModel(Architecture, scratch);
+        try
+        {
+            using (no_grad())
+            {
+                Dictionary<string, Tensor> source = state_dict();
+                foreach ((string name, Tensor target) in copy.state_dict())
+                    target.copy_(source[name]);
+            }
+            copy.to(device).to(elementType);
+            foreach (Parameter parameter in copy.parameters()) parameter.requires_grad = false;
+            copy.eval();
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Number of scalar parameters.</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
@@ -59,29 +97,62 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
         return tokens.MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// Runs <paramref name="pass"/> over slices of the batch on the CPU, so that no activation exceeds
-    /// <see cref="CpuActivationBudgetBytes"/>. Above glibc's 32 MiB mmap ceiling every new tensor is fresh
-    /// mapped memory, and page-faulting it costs more than the arithmetic: measured on CRATE-S/8, batch 32 ran
-    /// at 60% of the matrix-product rate against 83% for batch 1 (docs/performance.md). A GPU takes the batch whole.
-    /// </summary>
+    /// <summary>Runs <paramref name="pass"/> over micro-batches of the images (see <see cref="MicroBatchSize"/>) and
+    /// concatenates the results.</summary>
     private Tensor InCpuMicroBatches(Tensor images, Func<Tensor, Tensor> pass)
     {
         (int gridHeight, int gridWidth) = ValidateImages(images);
-        long widest = Math.Max(Architecture.EmbeddingDim, Architecture.InnerDim);
-        if (Architecture.Variant is CrateVariant.ViT or CrateVariant.CrateMlp)
-            widest = Math.Max(widest, (long)Architecture.MlpRatio * Architecture.EmbeddingDim);
-        long bytesPerImage = ((long)gridHeight * gridWidth + 1) * widest * sizeof(float);
-        long slice = Math.Max(1, CpuActivationBudgetBytes / bytesPerImage);
-        if (images.device_type != DeviceType.CPU || images.shape[0] <= slice)
+        long bytesPerImage = WidestActivationBytes(gridHeight, gridWidth, images.element_size());
+        long slice = MicroBatchSize(images, bytesPerImage);
+        if (images.shape[0] <= slice)
             return pass(images);
         using var scope = NewDisposeScope();
-        Tensor[] outputs = images.split(slice).Select(pass).ToArray();
+        Tensor[] outputs = images.split(slice).Select(part => AfterLargePass(pass(part), bytesPerImage)).ToArray();
         return cat(outputs, 0).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Largest activation one CPU micro-batch may make, in bytes (see <see cref="InCpuMicroBatches"/>).</summary>
+    /// <summary><paramref name="result"/>, after giving the freed heap back when one image's activations are large
+    /// (<see cref="NativeHeap.ReleaseAfterPass"/>): without it the process grows with the batch.</summary>
+    private static T AfterLargePass<T>(T result, long bytesPerImage)
+    {
+        NativeHeap.ReleaseAfterPass(bytesPerImage);
+        return result;
+    }
+
+    /// <summary>The largest activation one image makes in a layer: N+1 tokens of the widest of d, K·p (and the MLP's
+    /// hidden width for the variants that have one), in bytes.</summary>
+    private long WidestActivationBytes(int gridHeight, int gridWidth, long elementSize)
+    {
+        long widest = Math.Max(Architecture.EmbeddingDim, Architecture.InnerDim);
+        if (Architecture.Variant is CrateVariant.ViT or CrateVariant.CrateMlp)
+            widest = Math.Max(widest, (long)Architecture.MlpRatio * Architecture.EmbeddingDim);
+        return ((long)gridHeight * gridWidth + 1) * widest * elementSize;
+    }
+
+    /// <summary>
+    /// How many images one pass takes, given the largest activation one image makes. On the CPU, as many as keep that
+    /// activation under <see cref="CpuActivationBudgetBytes"/>: above glibc's 32 MiB mmap ceiling every new tensor is
+    /// fresh mapped memory, and page-faulting it costs more than the arithmetic (measured on CRATE-S/8, batch 32 ran at
+    /// 60% of the matrix-product rate against 83% for batch 1; docs/performance.md). On a GPU, as many as fit in half
+    /// of the device's free memory at <see cref="GpuActivationsPerPass"/> such activations per image; when the free
+    /// memory cannot be read (<see cref="DeviceMemory.FreeBytes"/>), the batch whole.
+    /// </summary>
+    private static long MicroBatchSize(Tensor images, long bytesPerImage)
+    {
+        long batch = images.shape[0];
+        if (images.device_type == DeviceType.CPU)
+            return Math.Clamp(CpuActivationBudgetBytes / bytesPerImage, 1, batch);
+        return DeviceMemory.FreeBytes(images.device) is long free
+            ? Math.Clamp(free / 2 / (GpuActivationsPerPass * bytesPerImage), 1, batch)
+            : batch;
+    }
+
+    /// <summary>Largest activation one CPU micro-batch may make, in bytes (see <see cref="MicroBatchSize"/>).</summary>
     private const long CpuActivationBudgetBytes = 8L << 20;
+
+    /// <summary>Activations of the largest size alive at once in a layer's pass (input, normalised tokens, head
+    /// features, mixture, ISTA's two products and their sum), a generous count for sizing GPU passes.</summary>
+    private const long GpuActivationsPerPass = 8;
 
     /// <summary>
     /// The f⁰ operator (Algorithm 1, lines 8-11): patch tokens with the [CLS] token prepended and the positional
@@ -97,12 +168,8 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
         return tokens.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The patch tokens alone, f⁰ before [CLS] and positions: [B, N, d].</summary>
-    public Tensor EmbedPatches(Tensor images)
-    {
-        ValidateImages(images);
-        return patch_embedding.forward(images);
-    }
+    /// <summary>The patch tokens alone, f⁰ before [CLS] and positions: [B, N, d] (micro-batched as <see cref="forward"/>).</summary>
+    public Tensor EmbedPatches(Tensor images) => InCpuMicroBatches(images, patch_embedding.forward);
 
     /// <summary>Tokens [B, N+1, d] → logits [B, C]: pooling, LayerNorm, linear head (eq. 9).</summary>
     public Tensor Classify(Tensor tokens)
@@ -118,7 +185,10 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// One forward pass that also keeps what <paramref name="request"/> asks for: per layer the attention,
-    /// the [CLS] attention maps of eq. (10), the head features, the output tokens and the ISTA sparsity.
+    /// the [CLS] attention maps of eq. (10), the head features, the output tokens and the ISTA sparsity. Memory stays
+    /// bounded: the (N+1)×(N+1) attention is built only when <see cref="IntrospectionRequest.Attention"/> asks for it
+    /// (the [CLS] rows come from the [CLS] query alone), and the images go through in micro-batches sized as the
+    /// plain forward pass sizes them, counting the attention matrices when they are asked for.
     /// </summary>
     public CrateIntrospection Introspect(Tensor images, IntrospectionRequest request)
     {
@@ -129,6 +199,48 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
                 throw new ArgumentOutOfRangeException(nameof(request), layer,
                     $"Layer index {layer} is out of range: the model has {Architecture.Depth} layers (0..{Architecture.Depth - 1}).");
         (int gridHeight, int gridWidth) = ValidateImages(images);
+        long elementSize = images.element_size();
+        long bytesPerImage = WidestActivationBytes(gridHeight, gridWidth, elementSize);
+        if (request.Attention)
+        {
+            long tokens = (long)gridHeight * gridWidth + 1;
+            bytesPerImage = Math.Max(bytesPerImage, Architecture.Heads * tokens * tokens * elementSize);
+        }
+        long slice = MicroBatchSize(images, bytesPerImage);
+        if (images.shape[0] <= slice)
+            return IntrospectBatch(images, wanted, request, gridHeight, gridWidth);
+        using var scope = NewDisposeScope();
+        CrateIntrospection[] parts = images.split(slice)
+            .Select(part => AfterLargePass(IntrospectBatch(part, wanted, request, gridHeight, gridWidth), bytesPerImage)).ToArray();
+        var layers = new List<LayerIntrospection>();
+        for (int i = 0; i < parts[0].Layers.Count; i++)
+        {
+            LayerIntrospection[] slices = parts.Select(p => p.Layers[i]).ToArray();
+            layers.Add(new LayerIntrospection
+            {
+                Layer = slices[0].Layer,
+                Attention = Concatenate(slices.Select(l => l.Attention)),
+                ClsAttention = Concatenate(slices.Select(l => l.ClsAttention)),
+                HeadFeatures = Concatenate(slices.Select(l => l.HeadFeatures)),
+                Output = Concatenate(slices.Select(l => l.Output)),
+                IstaZeroFraction = Concatenate(slices.Select(l => l.IstaZeroFraction)),
+            });
+        }
+        return new CrateIntrospection
+        {
+            Logits = Concatenate(parts.Select(p => p.Logits))!, Layers = layers, GridHeight = gridHeight, GridWidth = gridWidth,
+        };
+    }
+
+    /// <summary>The micro-batches' read-outs joined along the batch, moved out of the caller's scope; null when not read.</summary>
+    private static Tensor? Concatenate(IEnumerable<Tensor?> parts)
+    {
+        Tensor?[] all = parts.ToArray();
+        return all[0] is null ? null : cat(all.Select(t => t!).ToArray(), 0).MoveToOuterDisposeScope();
+    }
+
+    private CrateIntrospection IntrospectBatch(Tensor images, HashSet<int> wanted, IntrospectionRequest request, int gridHeight, int gridWidth)
+    {
         using var scope = NewDisposeScope();
         Tensor tokens = Embed(images);
         var readouts = new List<LayerIntrospection>();

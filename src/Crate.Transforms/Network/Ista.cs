@@ -17,14 +17,17 @@ public sealed class Ista : FeedForwardBlock
     private readonly double threshold;
     private readonly bool soft_threshold;
 
-    /// <summary>Creates ISTA over d-dimensional tokens, with step η, regulariser λ and the chosen thresholding.</summary>
-    public Ista(int embeddingDim, double stepSize, double lambda, bool softThreshold) : base("ISTA")
+    /// <summary>
+    /// Creates ISTA over d-dimensional tokens, with step η, regulariser λ and the chosen thresholding; D is drawn from
+    /// <paramref name="generator"/> (the process-wide generator when null).
+    /// </summary>
+    public Ista(int embeddingDim, double stepSize, double lambda, bool softThreshold, Generator? generator = null) : base("ISTA")
     {
         step_size = stepSize;
         threshold = stepSize * lambda;
         soft_threshold = softThreshold;
         // kaiming_uniform with a = 0, as the reference initialises D.
-        dictionary = new Parameter(nn.init.kaiming_uniform_(empty(embeddingDim, embeddingDim), a: 0));
+        dictionary = new Parameter(ParameterInitialization.KaimingUniform(embeddingDim, embeddingDim, a: 0, generator));
         RegisterComponents();
     }
 

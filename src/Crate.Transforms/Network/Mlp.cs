@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -9,11 +10,12 @@ public sealed class Mlp : FeedForwardBlock
     private readonly Linear hidden;
     private readonly Linear output;
 
-    /// <summary>Creates the MLP with hidden width <paramref name="ratio"/>·d.</summary>
-    public Mlp(int embeddingDim, int ratio) : base("MLP")
+    /// <summary>Creates the MLP with hidden width <paramref name="ratio"/>·d, initialised from <paramref name="generator"/>
+    /// (the process-wide generator when null).</summary>
+    public Mlp(int embeddingDim, int ratio, Generator? generator = null) : base("MLP")
     {
-        hidden = nn.Linear(embeddingDim, (long)embeddingDim * ratio);
-        output = nn.Linear((long)embeddingDim * ratio, embeddingDim);
+        hidden = ParameterInitialization.Linear(embeddingDim, (long)embeddingDim * ratio, hasBias: true, generator);
+        output = ParameterInitialization.Linear((long)embeddingDim * ratio, embeddingDim, hasBias: true, generator);
         RegisterComponents();
     }
 

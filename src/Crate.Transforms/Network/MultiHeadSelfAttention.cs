@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -16,16 +17,17 @@ public sealed class MultiHeadSelfAttention : SelfAttentionBlock
     private readonly Linear value;
     private readonly Linear output_projection;
 
-    /// <summary>Creates MHSA with <paramref name="heads"/> heads of dimension <paramref name="headDim"/>.</summary>
-    public MultiHeadSelfAttention(int embeddingDim, int heads, int headDim) : base("MHSA")
+    /// <summary>Creates MHSA with <paramref name="heads"/> heads of dimension <paramref name="headDim"/>, initialised from
+    /// <paramref name="generator"/> (the process-wide generator when null).</summary>
+    public MultiHeadSelfAttention(int embeddingDim, int heads, int headDim, Generator? generator = null) : base("MHSA")
     {
         this.heads = heads;
         scale = Math.Pow(headDim, -0.5);
         long inner = (long)heads * headDim;
-        query = nn.Linear(embeddingDim, inner);
-        key = nn.Linear(embeddingDim, inner);
-        value = nn.Linear(embeddingDim, inner);
-        output_projection = nn.Linear(inner, embeddingDim);
+        query = ParameterInitialization.Linear(embeddingDim, inner, hasBias: true, generator);
+        key = ParameterInitialization.Linear(embeddingDim, inner, hasBias: true, generator);
+        value = ParameterInitialization.Linear(embeddingDim, inner, hasBias: true, generator);
+        output_projection = ParameterInitialization.Linear(inner, embeddingDim, hasBias: true, generator);
         RegisterComponents();
     }
 
@@ -33,9 +35,17 @@ public sealed class MultiHeadSelfAttention : SelfAttentionBlock
     public override Tensor forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        Tensor mixed = nn.functional.scaled_dot_product_attention(
-            SplitHeads(query.forward(tokens), heads), SplitHeads(key.forward(tokens), heads), SplitHeads(value.forward(tokens), heads));
-        return output_projection.forward(MergeHeads(mixed)).MoveToOuterDisposeScope();
+        return Mix(SplitHeads(query.forward(tokens), heads), SplitHeads(key.forward(tokens), heads), tokens).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public override ClsAttentionReadout ForwardWithClsAttention(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        Tensor keys = key.forward(tokens);
+        Tensor q = SplitHeads(query.forward(tokens), heads), k = SplitHeads(keys, heads);
+        return new ClsAttentionReadout(Mix(q, k, tokens).MoveToOuterDisposeScope(), ClsRowOverPatches(q, k, scale).MoveToOuterDisposeScope(),
+            keys.MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc />
@@ -43,10 +53,14 @@ public sealed class MultiHeadSelfAttention : SelfAttentionBlock
     {
         using var scope = NewDisposeScope();
         Tensor keys = key.forward(tokens);
-        Tensor q = SplitHeads(query.forward(tokens), heads);
-        Tensor attention = q.matmul(SplitHeads(keys, heads).transpose(-1, -2)).mul_(scale).softmax(-1);
+        Tensor q = SplitHeads(query.forward(tokens), heads), k = SplitHeads(keys, heads);
+        Tensor attention = q.matmul(k.transpose(-1, -2)).mul_(scale).softmax(-1);
         Tensor output = output_projection.forward(MergeHeads(attention.matmul(SplitHeads(value.forward(tokens), heads))));
         return new AttentionReadout(output.MoveToOuterDisposeScope(), attention.MoveToOuterDisposeScope(),
-            keys.MoveToOuterDisposeScope());
+            keys.MoveToOuterDisposeScope(), ClsRowOverPatches(q, k, scale).MoveToOuterDisposeScope());
     }
+
+    /// <summary>softmax(q kᵀ/√p) v by the fused kernel, mapped back to d.</summary>
+    private Tensor Mix(Tensor q, Tensor k, Tensor tokens) =>
+        output_projection.forward(MergeHeads(nn.functional.scaled_dot_product_attention(q, k, SplitHeads(value.forward(tokens), heads))));
 }

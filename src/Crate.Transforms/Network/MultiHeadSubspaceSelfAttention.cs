@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -15,14 +16,15 @@ public sealed class MultiHeadSubspaceSelfAttention : SelfAttentionBlock
     private readonly Linear subspace_bases;
     private readonly Linear? output_projection;
 
-    /// <summary>Creates MSSA with <paramref name="heads"/> subspaces of dimension <paramref name="headDim"/>.</summary>
-    public MultiHeadSubspaceSelfAttention(int embeddingDim, int heads, int headDim) : base("MSSA")
+    /// <summary>Creates MSSA with <paramref name="heads"/> subspaces of dimension <paramref name="headDim"/>, initialised
+    /// from <paramref name="generator"/> (the process-wide generator when null).</summary>
+    public MultiHeadSubspaceSelfAttention(int embeddingDim, int heads, int headDim, Generator? generator = null) : base("MSSA")
     {
         this.heads = heads;
         scale = Math.Pow(headDim, -0.5);
-        subspace_bases = nn.Linear(embeddingDim, (long)heads * headDim, hasBias: false);
+        subspace_bases = ParameterInitialization.Linear(embeddingDim, (long)heads * headDim, hasBias: false, generator);
         if (!(heads == 1 && headDim == embeddingDim))
-            output_projection = nn.Linear((long)heads * headDim, embeddingDim);
+            output_projection = ParameterInitialization.Linear((long)heads * headDim, embeddingDim, hasBias: true, generator);
         RegisterComponents();
     }
 
@@ -30,11 +32,17 @@ public sealed class MultiHeadSubspaceSelfAttention : SelfAttentionBlock
     public override Tensor forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        Tensor w = SplitHeads(subspace_bases.forward(tokens), heads);
-        // Query, key and value are the same projection; the fused kernel computes softmax(w wᵀ/√p) w
-        // without materialising the N×N matrix.
-        Tensor mixed = nn.functional.scaled_dot_product_attention(w, w, w);
-        return Project(MergeHeads(mixed)).MoveToOuterDisposeScope();
+        return Mix(SplitHeads(subspace_bases.forward(tokens), heads)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public override ClsAttentionReadout ForwardWithClsAttention(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        Tensor features = subspace_bases.forward(tokens);
+        Tensor w = SplitHeads(features, heads);
+        return new ClsAttentionReadout(Mix(w).MoveToOuterDisposeScope(), ClsRowOverPatches(w, w, scale).MoveToOuterDisposeScope(),
+            features.MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc />
@@ -46,8 +54,14 @@ public sealed class MultiHeadSubspaceSelfAttention : SelfAttentionBlock
         Tensor attention = w.matmul(w.transpose(-1, -2)).mul_(scale).softmax(-1);
         Tensor output = Project(MergeHeads(attention.matmul(w)));
         return new AttentionReadout(output.MoveToOuterDisposeScope(), attention.MoveToOuterDisposeScope(),
-            features.MoveToOuterDisposeScope());
+            features.MoveToOuterDisposeScope(), ClsRowOverPatches(w, w, scale).MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// softmax(w wᵀ/√p) w per head, mapped back to d. Query, key and value are the same projection; the fused kernel
+    /// computes it without materialising the N×N matrix.
+    /// </summary>
+    private Tensor Mix(Tensor w) => Project(MergeHeads(nn.functional.scaled_dot_product_attention(w, w, w)));
 
     private Tensor Project(Tensor merged) => output_projection is null ? merged : output_projection.forward(merged);
 }

@@ -16,13 +16,14 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     private readonly Linear projection;
     private readonly LayerNorm token_norm;
 
-    /// <summary>Creates the embedding for patches of <paramref name="patchSize"/>² pixels of <paramref name="channels"/> channels.</summary>
-    public PatchEmbedding(int patchSize, int channels, int embeddingDim) : base(nameof(PatchEmbedding))
+    /// <summary>Creates the embedding for patches of <paramref name="patchSize"/>² pixels of <paramref name="channels"/> channels,
+    /// initialised from <paramref name="generator"/> (the process-wide generator when null).</summary>
+    public PatchEmbedding(int patchSize, int channels, int embeddingDim, Generator? generator = null) : base(nameof(PatchEmbedding))
     {
         patch_size = patchSize;
         long patchDim = (long)channels * patchSize * patchSize;
         patch_norm = nn.LayerNorm(patchDim);
-        projection = nn.Linear(patchDim, embeddingDim);
+        projection = ParameterInitialization.Linear(patchDim, embeddingDim, hasBias: true, generator);
         token_norm = nn.LayerNorm(embeddingDim);
         RegisterComponents();
     }

@@ -10,7 +10,7 @@ public enum MaskRule
     CumulativeMass,
 }
 
-/// <summary>The thresholding rules of Appendix B.3 and the intersection-over-union of eq. (13).</summary>
+/// <summary>The thresholding rules of Appendix B.3 (the IoU of eq. 13 is <see cref="BinaryMask.IntersectionOverUnion(ReadOnlySpan{bool}, ReadOnlySpan{bool})"/>).</summary>
 public static class AttentionMaskRules
 {
     /// <summary>Applies <paramref name="rule"/> with fraction <paramref name="fraction"/> to <paramref name="map"/>.</summary>
@@ -50,19 +50,6 @@ public static class AttentionMaskRules
             held += Math.Max(map[index], 0);
         }
         return mask;
-    }
-
-    /// <summary>|a ∧ b| / |a ∨ b| (eq. 13); 1 when both are empty.</summary>
-    public static double IntersectionOverUnion(ReadOnlySpan<bool> a, ReadOnlySpan<bool> b)
-    {
-        if (a.Length != b.Length) throw new ArgumentException($"Masks of {a.Length} and {b.Length} entries cannot be compared.", nameof(b));
-        int both = 0, either = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            if (a[i] && b[i]) both++;
-            if (a[i] || b[i]) either++;
-        }
-        return either == 0 ? 1 : (double)both / either;
     }
 
     private static int[] Descending(ReadOnlySpan<float> map)

@@ -45,24 +45,27 @@ public sealed record AttentionMaps(float[] Maps, float[]? TokenAttention);
 
 /// <summary>
 /// Image → [CLS] attention maps (eq. 10; eq. 11 for ViT): for each chosen layer and head, row 0 of the attention
-/// restricted to the patches and renormalised, shaped [layers, heads, h, w] (the vector type's dimensions).
+/// restricted to the patches and renormalised, shaped [layers, heads, h, w] (the vector type's dimensions). Only the
+/// [CLS] rows are computed unless the full token attention is asked for.
 /// </summary>
-public sealed class CrateAttentionTransformer : CrateReadoutTransformer<AttentionMaps>, ICratePersistable
+public sealed class CrateAttentionTransformer : CrateReadoutTransformer<CrateAttentionOptions, AttentionMaps>, ICratePersistable
 {
     private readonly int[] layers;
     private readonly int[] heads;
 
-    /// <summary>Creates the transform over <paramref name="model"/>.</summary>
-    public CrateAttentionTransformer(CrateModel model, CrateAttentionOptions options) : base(model, options)
+    /// <summary>Creates the transform over <paramref name="model"/>, which stays as it is (see <see cref="CrateReadoutOptions.Device"/>).</summary>
+    public CrateAttentionTransformer(CrateModel model, CrateAttentionOptions options)
+        : this(NetworkLease.Borrow(model), model.Architecture, options)
     {
-        AttentionOptions = options;
-        layers = (options.Layers ?? [Math.Max(0, model.Architecture.Depth - 2)]).Select(CheckLayer).ToArray();
+    }
+
+    internal CrateAttentionTransformer(NetworkLease? network, CrateArchitecture architecture, CrateAttentionOptions options)
+        : base(network, architecture, options)
+    {
+        layers = (options.Layers ?? [Math.Max(0, architecture.Depth - 2)]).Select(CheckLayer).ToArray();
         if (layers.Length == 0) throw new ArgumentException("The layer list is empty.", nameof(options));
         heads = CheckHeads(options.Heads);
     }
-
-    /// <summary>The options.</summary>
-    public CrateAttentionOptions AttentionOptions { get; }
 
     /// <summary>The layers read, in output order.</summary>
     public IReadOnlyList<int> Layers => layers;
@@ -71,26 +74,24 @@ public sealed class CrateAttentionTransformer : CrateReadoutTransformer<Attentio
     public IReadOnlyList<int> Heads => heads;
 
     private (int Height, int Width) MapSize =>
-        AttentionOptions.Upsampling == MapUpsampling.None ? (GridHeight, GridWidth) : (ImageHeight, ImageWidth);
+        Options.Upsampling == MapUpsampling.None ? (GridHeight, GridWidth) : (ImageHeight, ImageWidth);
 
-    /// <inheritdoc />
-    public override void AddOutputColumns(DataViewSchema.Builder builder)
+    internal override IEnumerable<OutputColumn<AttentionMaps>> DeclareOutputs()
     {
-        ArgumentNullException.ThrowIfNull(builder);
         (int height, int width) = MapSize;
-        builder.AddColumn(AttentionOptions.OutputColumnName,
-            new VectorDataViewType(NumberDataViewType.Single, layers.Length, heads.Length, height, width));
-        if (AttentionOptions.TokenAttentionColumnName is string tokens)
+        yield return OutputColumn<AttentionMaps>.Vector(Options.OutputColumnName,
+            new VectorDataViewType(NumberDataViewType.Single, layers.Length, heads.Length, height, width), r => r.Maps);
+        if (Options.TokenAttentionColumnName is string tokens)
         {
             int n = GridHeight * GridWidth + 1;
-            builder.AddColumn(tokens, new VectorDataViewType(NumberDataViewType.Single, layers.Length, heads.Length, n, n));
+            yield return OutputColumn<AttentionMaps>.Vector(tokens,
+                new VectorDataViewType(NumberDataViewType.Single, layers.Length, heads.Length, n, n), r => r.TokenAttention!);
         }
     }
 
-    /// <inheritdoc />
-    protected override IReadOnlyList<AttentionMaps> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
+    internal override IReadOnlyList<AttentionMaps> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
     {
-        bool wantTokens = AttentionOptions.TokenAttentionColumnName is not null;
+        bool wantTokens = Options.TokenAttentionColumnName is not null;
         using CrateIntrospection readout = Model.Introspect(images, new IntrospectionRequest
         {
             Layers = layers, ClsAttention = true, Attention = wantTokens, Sparsity = false,
@@ -99,36 +100,33 @@ public sealed class CrateAttentionTransformer : CrateReadoutTransformer<Attentio
         // [B, layers, heads, N] in the order the options list them
         Tensor maps = stack(layers.Select(l => readout.ForLayer(l).ClsAttention!.index_select(1, headIndex)).ToArray(), 1);
         long batch = images.shape[0];
-        maps = maps.reshape(batch, layers.Length * heads.Length, GridHeight, GridWidth);
-        maps = AttentionOptions.Upsampling switch
-        {
-            MapUpsampling.Nearest => nn.functional.interpolate(maps, [ImageHeight, ImageWidth], mode: InterpolationMode.Nearest),
-            MapUpsampling.Bilinear => nn.functional.interpolate(maps, [ImageHeight, ImageWidth], mode: InterpolationMode.Bilinear, align_corners: false),
-            _ => maps,
-        };
-        float[][] mapRows = SplitRows(maps);
+        int count = layers.Length * heads.Length;
+        float[][] mapRows = Options.Upsampling == MapUpsampling.Bilinear
+            ? SplitRows(nn.functional.interpolate(maps.reshape(batch, count, GridHeight, GridWidth).to_type(ScalarType.Float32),
+                [ImageHeight, ImageWidth], mode: InterpolationMode.Bilinear, align_corners: false))
+            : SplitRows(maps);
+        if (Options.Upsampling == MapUpsampling.Nearest)
+            mapRows = mapRows.Select(UpsampleNearest).ToArray();
         float[][]? tokenRows = wantTokens
             ? SplitRows(stack(layers.Select(l => readout.ForLayer(l).Attention!.index_select(1, headIndex)).ToArray(), 1))
             : null;
         return Enumerable.Range(0, (int)batch).Select(i => new AttentionMaps(mapRows[i], tokenRows?[i])).ToArray();
     }
 
-    /// <inheritdoc />
-    protected override Delegate CreateOutputGetter(int outputIndex, Func<AttentionMaps> currentResult) =>
-        outputIndex == 0 ? VectorGetter(() => currentResult().Maps) : VectorGetter(() => currentResult().TokenAttention!);
-
-    /// <inheritdoc />
-    public override void SaveTo(CratePipelineWriter writer)
+    /// <summary>Each of an image's [layers·heads] grid maps brought to the input size by <see cref="GridUpsampling"/>.</summary>
+    private float[] UpsampleNearest(float[] gridMaps)
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNetworkAndOptions(Model, AttentionOptions);
+        int cells = GridHeight * GridWidth;
+        return Enumerable.Range(0, gridMaps.Length / cells)
+            .SelectMany(m => GridUpsampling.Nearest<float>(gridMaps.AsSpan(m * cells, cells), GridHeight, GridWidth, ImageHeight, ImageWidth))
+            .ToArray();
     }
 
-    /// <summary>Reads a transform written by <see cref="SaveTo"/>.</summary>
+    /// <summary>Reads a transform written by <see cref="CrateNetworkTransformer{TOptions,TResult}.SaveTo"/>.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        (CrateModel network, CrateAttentionOptions options) = reader.ReadNetworkAndOptions<CrateAttentionOptions>();
-        return new CrateAttentionTransformer(network, options);
+        (NetworkLease network, CrateAttentionOptions options) = reader.ReadNetworkAndOptions<CrateAttentionOptions>();
+        return new CrateAttentionTransformer(network, network.Model.Architecture, options);
     }
 }

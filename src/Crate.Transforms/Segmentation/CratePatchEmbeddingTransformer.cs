@@ -17,28 +17,28 @@ public sealed record CratePatchEmbeddingOptions : CrateReadoutOptions
 /// Image → patch tokens, the f⁰ operator (Algorithm 1, line 10) before the [CLS] token and positions: a float
 /// vector of shape [N, d] (N = h·w in row-major grid order), whose "PatchGrid" annotation holds [h, w].
 /// </summary>
-public sealed class CratePatchEmbeddingTransformer : CrateReadoutTransformer<float[]>, ICratePersistable
+public sealed class CratePatchEmbeddingTransformer : CrateReadoutTransformer<CratePatchEmbeddingOptions, float[]>, ICratePersistable
 {
     /// <summary>The annotation kind that records a column's patch grid as [h, w].</summary>
     public const string PatchGridAnnotation = "PatchGrid";
 
-    /// <summary>Creates the transform over <paramref name="model"/>.</summary>
-    public CratePatchEmbeddingTransformer(CrateModel model, CratePatchEmbeddingOptions options) : base(model, options)
+    /// <summary>Creates the transform over <paramref name="model"/>, which stays as it is (see <see cref="CrateReadoutOptions.Device"/>).</summary>
+    public CratePatchEmbeddingTransformer(CrateModel model, CratePatchEmbeddingOptions options)
+        : this(NetworkLease.Borrow(model), model.Architecture, options)
     {
-        PatchOptions = options;
     }
 
-    /// <summary>The options.</summary>
-    public CratePatchEmbeddingOptions PatchOptions { get; }
-
-    /// <inheritdoc />
-    public override void AddOutputColumns(DataViewSchema.Builder builder)
+    internal CratePatchEmbeddingTransformer(NetworkLease? network, CrateArchitecture architecture, CratePatchEmbeddingOptions options)
+        : base(network, architecture, options)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.AddColumn(PatchOptions.OutputColumnName,
-            new VectorDataViewType(NumberDataViewType.Single, GridHeight * GridWidth, Model.Architecture.EmbeddingDim),
-            GridAnnotations(GridHeight, GridWidth));
     }
+
+    internal override IEnumerable<OutputColumn<float[]>> DeclareOutputs() =>
+    [
+        OutputColumn<float[]>.Vector(Options.OutputColumnName,
+            new VectorDataViewType(NumberDataViewType.Single, GridHeight * GridWidth, Architecture.EmbeddingDim), r => r,
+            GridAnnotations(GridHeight, GridWidth)),
+    ];
 
     /// <summary>Annotations holding a patch grid [h, w] under <see cref="PatchGridAnnotation"/>.</summary>
     public static DataViewSchema.Annotations GridAnnotations(int gridHeight, int gridWidth)
@@ -50,25 +50,14 @@ public sealed class CratePatchEmbeddingTransformer : CrateReadoutTransformer<flo
         return annotations.ToAnnotations();
     }
 
-    /// <inheritdoc />
-    protected override IReadOnlyList<float[]> Compute(Tensor images, IReadOnlyList<ImagePixels> originals) =>
+    internal override IReadOnlyList<float[]> Compute(Tensor images, IReadOnlyList<ImagePixels> originals) =>
         SplitRows(Model.EmbedPatches(images));
 
-    /// <inheritdoc />
-    protected override Delegate CreateOutputGetter(int outputIndex, Func<float[]> currentResult) => VectorGetter(currentResult);
-
-    /// <inheritdoc />
-    public override void SaveTo(CratePipelineWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNetworkAndOptions(Model, PatchOptions);
-    }
-
-    /// <summary>Reads a transform written by <see cref="SaveTo"/>.</summary>
+    /// <summary>Reads a transform written by <see cref="CrateNetworkTransformer{TOptions,TResult}.SaveTo"/>.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        (CrateModel network, CratePatchEmbeddingOptions options) = reader.ReadNetworkAndOptions<CratePatchEmbeddingOptions>();
-        return new CratePatchEmbeddingTransformer(network, options);
+        (NetworkLease network, CratePatchEmbeddingOptions options) = reader.ReadNetworkAndOptions<CratePatchEmbeddingOptions>();
+        return new CratePatchEmbeddingTransformer(network, network.Model.Architecture, options);
     }
 }

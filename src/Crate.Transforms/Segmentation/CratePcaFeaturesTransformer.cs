@@ -60,44 +60,49 @@ public sealed record PcaBasis
 /// an RGB colour per patch (eq. 12). Fitted by <c>mlContext.Transforms.CratePcaFeatures(...)</c>; the basis is
 /// saved with the transformer.
 /// </summary>
-public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<(float[] Rgb, bool[] Foreground)>, ICratePersistable
+public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<CratePcaFeaturesOptions, (float[] Rgb, bool[] Foreground)>, ICratePersistable
 {
+    private const string BasisEntry = "basis.json";
     private readonly int layer;
 
-    /// <summary>Creates the transform from a fitted basis.</summary>
-    public CratePcaFeaturesTransformer(CrateModel model, CratePcaFeaturesOptions options, PcaBasis basis) : base(model, options)
+    /// <summary>Creates the transform from a fitted basis over <paramref name="model"/>, which stays as it is.</summary>
+    public CratePcaFeaturesTransformer(CrateModel model, CratePcaFeaturesOptions options, PcaBasis basis)
+        : this(NetworkLease.Borrow(model), model.Architecture, options, basis)
     {
-        PcaOptions = options;
+    }
+
+    internal CratePcaFeaturesTransformer(NetworkLease? network, CrateArchitecture architecture, CratePcaFeaturesOptions options, PcaBasis basis)
+        : base(network, architecture, options)
+    {
         Basis = basis ?? throw new ArgumentNullException(nameof(basis));
-        layer = CheckLayer(options.Layer ?? model.Architecture.Depth - 1);
-        int width = model.Architecture.InnerDim;
+        layer = CheckLayer(options.Layer ?? architecture.Depth - 1);
+        int width = architecture.InnerDim;
         if (basis.Mean.Length != width || basis.First.Length != width || basis.Components.Length != 3 * width)
             throw new ArgumentException($"The PCA basis is for features of width {basis.Mean.Length}, but the model's head features have width {width}.", nameof(basis));
     }
-
-    /// <summary>The options.</summary>
-    public CratePcaFeaturesOptions PcaOptions { get; }
 
     /// <summary>The fitted basis.</summary>
     public PcaBasis Basis { get; }
 
     /// <summary>Fits the basis on the images of <paramref name="data"/>.</summary>
-    public static CratePcaFeaturesTransformer Fit(CrateModel model, CratePcaFeaturesOptions options, IDataView data)
+    internal static CratePcaFeaturesTransformer Fit(NetworkLease network, CratePcaFeaturesOptions options, IDataView data)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(data);
-        // An unfitted basis only serves to run the feature pass through the same machinery.
-        var reader = new CratePcaFeaturesTransformer(model, options, PcaBasis.Unfitted(model.Architecture.InnerDim));
+        CrateArchitecture architecture = network.Model.Architecture;
+        // An unfitted basis only serves to run the feature pass through the same machinery; the fitted transformer
+        // shares its placed network.
+        using var reader = new CratePcaFeaturesTransformer(network, architecture, options, PcaBasis.Unfitted(architecture.InnerDim));
         using Tensor features = reader.CollectFeatures(data);
-        return new CratePcaFeaturesTransformer(model, options, FitBasis(features, reader.GridHeight, reader.GridWidth, options.ForegroundThreshold));
+        PcaBasis basis = FitBasis(features, reader.GridHeight, reader.GridWidth, options.ForegroundThreshold);
+        return new CratePcaFeaturesTransformer(((INetworkOwner)reader).Network, architecture, options, basis);
     }
 
     /// <summary>All patch features of the data, [images, N, D], on the CPU.</summary>
     private Tensor CollectFeatures(IDataView data)
     {
         ImageColumn image = ImageColumn.Find(data.Schema, Options.InputColumnName, ImageHeight, ImageWidth);
-        long perImage = (long)GridHeight * GridWidth * Model.Architecture.InnerDim;
+        long perImage = (long)GridHeight * GridWidth * Architecture.InnerDim;
         var batches = new List<Tensor>();
         long held = 0;
         using (DataViewRowCursor cursor = data.GetRowCursor([image.Column]))
@@ -109,16 +114,16 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<(float
                 if (pending.Count == 0) return;
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                Tensor images = Options.Normalization.ToBatch(pending, ImageHeight, ImageWidth, Model.Device);
-                batches.Add(HeadFeatures(images).cpu().MoveToOuterDisposeScope());
+                Tensor images = Options.Normalization.ToBatch(pending, ImageHeight, ImageWidth, Model.Device).to_type(Model.ElementType);
+                batches.Add(HeadFeatures(images).to_type(ScalarType.Float32).cpu().MoveToOuterDisposeScope());
                 pending.Clear();
             }
             while (cursor.MoveNext())
             {
                 held += perImage;
-                if (held > PcaOptions.MaxFittingValues)
+                if (held > Options.MaxFittingValues)
                     throw new InvalidOperationException(
-                        $"Fitting PCA on this many images would hold more than {PcaOptions.MaxFittingValues:N0} feature values; fit on fewer images or raise MaxFittingValues.");
+                        $"Fitting PCA on this many images would hold more than {Options.MaxFittingValues:N0} feature values; fit on fewer images or raise MaxFittingValues.");
                 pending.Add(read());
                 if (pending.Count == Options.BatchSize) Flush();
             }
@@ -130,13 +135,13 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<(float
         return all;
     }
 
-    /// <summary>Patch head features of the chosen layer, [B, N, K·p] ([CLS] dropped).</summary>
+    /// <summary>Patch head features of the chosen layer, [B, N, K·p] ([CLS] dropped), in float32.</summary>
     private Tensor HeadFeatures(Tensor images)
     {
         using CrateIntrospection readout = Model.Introspect(images,
             new IntrospectionRequest { Layers = [layer], ClsAttention = false, HeadFeatures = true, Sparsity = false });
         Tensor features = readout.ForLayer(layer).HeadFeatures!;
-        return features.narrow(1, 1, features.shape[1] - 1).clone();
+        return features.narrow(1, 1, features.shape[1] - 1).to_type(ScalarType.Float32);
     }
 
     internal static PcaBasis FitBasis(Tensor features, int gridHeight, int gridWidth, double threshold)
@@ -192,23 +197,22 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<(float
 
     private static float[] Floats(Tensor t) => t.to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
 
-    /// <inheritdoc />
-    public override void AddOutputColumns(DataViewSchema.Builder builder)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.AddColumn(PcaOptions.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, 3, GridHeight, GridWidth));
-        builder.AddColumn(PcaOptions.ForegroundColumnName, new VectorDataViewType(BooleanDataViewType.Instance, GridHeight, GridWidth));
-    }
+    internal override IEnumerable<OutputColumn<(float[] Rgb, bool[] Foreground)>> DeclareOutputs() =>
+    [
+        OutputColumn<(float[] Rgb, bool[] Foreground)>.Vector(Options.OutputColumnName,
+            new VectorDataViewType(NumberDataViewType.Single, 3, GridHeight, GridWidth), r => r.Rgb),
+        OutputColumn<(float[] Rgb, bool[] Foreground)>.Vector(Options.ForegroundColumnName,
+            new VectorDataViewType(BooleanDataViewType.Instance, GridHeight, GridWidth), r => r.Foreground),
+    ];
 
-    /// <inheritdoc />
-    protected override IReadOnlyList<(float[] Rgb, bool[] Foreground)> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
+    internal override IReadOnlyList<(float[] Rgb, bool[] Foreground)> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
     {
         Device device = images.device;
         Tensor x = HeadFeatures(images);                                           // [B, N, D]
         Tensor first = tensor(Basis.First, device: device);
         Tensor scores = (x - tensor(Basis.Mean, device: device)).matmul(first);     // [B, N]
         Tensor scaled = (scores - Basis.FirstRange[0]) / Math.Max(Basis.FirstRange[1] - Basis.FirstRange[0], 1e-12f);
-        Tensor foreground = scaled >= PcaOptions.ForegroundThreshold;
+        Tensor foreground = scaled >= Options.ForegroundThreshold;
         long width = Basis.Mean.Length;
         Tensor components = tensor(Basis.Components, device: device).reshape(3, width);
         Tensor projections = (x - tensor(Basis.ForegroundMean, device: device)).matmul(components.t()); // [B, N, 3]
@@ -221,23 +225,13 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<(float
         return Enumerable.Range(0, colours.Length).Select(i => (colours[i], masks[i])).ToArray();
     }
 
-    /// <inheritdoc />
-    protected override Delegate CreateOutputGetter(int outputIndex, Func<(float[] Rgb, bool[] Foreground)> currentResult) =>
-        outputIndex == 0 ? VectorGetter(() => currentResult().Rgb) : VectorGetter(() => currentResult().Foreground);
+    internal override void SaveState(CratePipelineWriter writer) => writer.WriteJson(BasisEntry, Basis);
 
-    /// <inheritdoc />
-    public override void SaveTo(CratePipelineWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNetworkAndOptions(Model, PcaOptions);
-        writer.WriteJson("basis.json", Basis);
-    }
-
-    /// <summary>Reads a transform written by <see cref="SaveTo"/>, with its fitted basis.</summary>
+    /// <summary>Reads a transform written by <see cref="CrateNetworkTransformer{TOptions,TResult}.SaveTo"/>, with its fitted basis.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        (CrateModel network, CratePcaFeaturesOptions options) = reader.ReadNetworkAndOptions<CratePcaFeaturesOptions>();
-        return new CratePcaFeaturesTransformer(network, options, reader.ReadJson<PcaBasis>("basis.json"));
+        (NetworkLease network, CratePcaFeaturesOptions options) = reader.ReadNetworkAndOptions<CratePcaFeaturesOptions>();
+        return new CratePcaFeaturesTransformer(network, network.Model.Architecture, options, reader.ReadJson<PcaBasis>(BasisEntry));
     }
 }

@@ -24,6 +24,11 @@ public abstract record CrateReadoutOptions
     /// <summary>Images per network pass. Default 16.</summary>
     public int BatchSize { get; init; } = 16;
 
-    /// <summary>Where the network runs. Default <see cref="ComputeDevice.Auto"/>.</summary>
+    /// <summary>Where the network runs. Default <see cref="ComputeDevice.Auto"/>. A network that lives elsewhere is copied
+    /// there for this read-out; the network passed in is never moved.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
+
+    /// <summary>The element type the network computes in. Default <see cref="ComputePrecision.Float32"/>. A network of
+    /// another type is copied for this read-out; the network passed in is never cast.</summary>
+    public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
 }

@@ -58,27 +58,26 @@ public sealed record SegmentMasks(bool[] Mask, bool[] HeadMasks);
 /// by the top-P rule (or DINO's cumulative-mass rule); the merged mask applies the same rule to the mean of the
 /// selected heads' maps.
 /// </summary>
-public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMasks>, ICratePersistable
+public sealed class CrateSegmentTransformer : CrateReadoutTransformer<CrateSegmentOptions, SegmentMasks>, ICratePersistable
 {
+    private const string HeadsEntry = "heads.json";
     private readonly int layer;
     private readonly int[] heads;
 
-    /// <summary>Creates the transform with the options' heads (all when null).</summary>
-    public CrateSegmentTransformer(CrateModel model, CrateSegmentOptions options) : this(model, options, options.Heads)
+    /// <summary>Creates the transform with the options' heads (all when null) over <paramref name="model"/>, which stays as it is.</summary>
+    public CrateSegmentTransformer(CrateModel model, CrateSegmentOptions options)
+        : this(NetworkLease.Borrow(model), model.Architecture, options, options.Heads)
     {
     }
 
-    private CrateSegmentTransformer(CrateModel model, CrateSegmentOptions options, IReadOnlyList<int>? selectedHeads) : base(model, options)
+    internal CrateSegmentTransformer(NetworkLease? network, CrateArchitecture architecture, CrateSegmentOptions options, IReadOnlyList<int>? selectedHeads)
+        : base(network, architecture, options)
     {
-        SegmentOptions = options;
-        layer = CheckLayer(options.Layer ?? Math.Max(0, model.Architecture.Depth - 2));
+        layer = CheckLayer(options.Layer ?? Math.Max(0, architecture.Depth - 2));
         heads = CheckHeads(selectedHeads);
         if (!(options.Fraction > 0 && options.Fraction <= 1))
             throw new ArgumentOutOfRangeException(nameof(options), options.Fraction, "Fraction must be in (0, 1].");
     }
-
-    /// <summary>The options.</summary>
-    public CrateSegmentOptions SegmentOptions { get; }
 
     /// <summary>The layer read.</summary>
     public int Layer => layer;
@@ -86,21 +85,30 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMas
     /// <summary>The heads whose masks are output and merged (after calibration, the best ones, best first).</summary>
     public IReadOnlyList<int> SelectedHeads => heads;
 
+    /// <summary>The heads a fitted transform of <paramref name="options"/> outputs, as far as the schema needs them: their count.</summary>
+    internal static IReadOnlyList<int>? SchemaHeads(CrateArchitecture architecture, CrateSegmentOptions options) =>
+        options.CalibrationMaskColumnName is null
+            ? options.Heads
+            : Enumerable.Range(0, Math.Clamp(options.CalibrationHeadCount, 1, architecture.Heads)).ToArray();
+
     /// <summary>
     /// Fits the transform: without a calibration column the heads are the options'; with one, every head is scored
     /// by its mean IoU against the ground truth over <paramref name="data"/> and the best are kept.
     /// </summary>
-    public static CrateSegmentTransformer Fit(CrateModel model, CrateSegmentOptions options, IDataView data)
+    internal static CrateSegmentTransformer Fit(NetworkLease network, CrateSegmentOptions options, IDataView data)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.CalibrationMaskColumnName is not string truthColumn) return new CrateSegmentTransformer(model, options);
-        if (options.CalibrationHeadCount < 1 || options.CalibrationHeadCount > model.Architecture.Heads)
+        CrateArchitecture architecture = network.Model.Architecture;
+        if (options.CalibrationMaskColumnName is not string truthColumn) return new CrateSegmentTransformer(network, architecture, options, options.Heads);
+        if (options.CalibrationHeadCount < 1 || options.CalibrationHeadCount > architecture.Heads)
             throw new ArgumentOutOfRangeException(nameof(options), options.CalibrationHeadCount,
-                $"CalibrationHeadCount must be between 1 and the model's {model.Architecture.Heads} heads.");
-        var all = new CrateSegmentTransformer(model, options with { HeadMasksColumnName = "__CrateHeadMasks", Resolution = MaskResolution.Grid }, null);
+                $"CalibrationHeadCount must be between 1 and the model's {architecture.Heads} heads.");
+        using var all = new CrateSegmentTransformer(network, architecture,
+            options with { HeadMasksColumnName = "__CrateHeadMasks", Resolution = MaskResolution.Grid }, null);
         double[] iou = all.MeanHeadIou(data, truthColumn);
         int[] best = Enumerable.Range(0, iou.Length).OrderByDescending(h => iou[h]).ThenBy(h => h).Take(options.CalibrationHeadCount).ToArray();
-        return new CrateSegmentTransformer(model, options, best);
+        // The fitted transformer shares the placed network of the one that scored the heads.
+        return new CrateSegmentTransformer(((INetworkOwner)all).Network, architecture, options, best);
     }
 
     private double[] MeanHeadIou(IDataView data, string truthColumn)
@@ -126,7 +134,7 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMas
             bool[] target = groundTruth.Length == cells ? groundTruth.DenseValues().ToArray() : ToGrid(groundTruth.DenseValues().ToArray());
             bool[] all = masks.DenseValues().ToArray();
             for (int h = 0; h < heads.Length; h++)
-                sums[h] += AttentionMaskRules.IntersectionOverUnion(all.AsSpan(h * cells, cells), target);
+                sums[h] += BinaryMask.IntersectionOverUnion(all.AsSpan(h * cells, cells), target);
             images++;
         }
         if (images == 0) throw new ArgumentException("The calibration data has no rows.", nameof(data));
@@ -136,7 +144,7 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMas
     /// <summary>A pixel mask at the network's input size → patch mask: a patch is foreground when at least half its pixels are.</summary>
     private bool[] ToGrid(bool[] pixels)
     {
-        int p = Model.Architecture.PatchSize;
+        int p = Architecture.PatchSize;
         var grid = new bool[GridHeight * GridWidth];
         for (int gy = 0; gy < GridHeight; gy++)
             for (int gx = 0; gx < GridWidth; gx++)
@@ -151,20 +159,17 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMas
     }
 
     private (int Height, int Width) OutputSize =>
-        SegmentOptions.Resolution == MaskResolution.Grid ? (GridHeight, GridWidth) : (ImageHeight, ImageWidth);
+        Options.Resolution == MaskResolution.Grid ? (GridHeight, GridWidth) : (ImageHeight, ImageWidth);
 
-    /// <inheritdoc />
-    public override void AddOutputColumns(DataViewSchema.Builder builder)
+    internal override IEnumerable<OutputColumn<SegmentMasks>> DeclareOutputs()
     {
-        ArgumentNullException.ThrowIfNull(builder);
         (int height, int width) = OutputSize;
-        builder.AddColumn(SegmentOptions.OutputColumnName, new VectorDataViewType(BooleanDataViewType.Instance, height, width));
-        if (SegmentOptions.HeadMasksColumnName is string headMasks)
-            builder.AddColumn(headMasks, new VectorDataViewType(BooleanDataViewType.Instance, heads.Length, height, width));
+        yield return OutputColumn<SegmentMasks>.Vector(Options.OutputColumnName, new VectorDataViewType(BooleanDataViewType.Instance, height, width), r => r.Mask);
+        if (Options.HeadMasksColumnName is string headMasks)
+            yield return OutputColumn<SegmentMasks>.Vector(headMasks, new VectorDataViewType(BooleanDataViewType.Instance, heads.Length, height, width), r => r.HeadMasks);
     }
 
-    /// <inheritdoc />
-    protected override IReadOnlyList<SegmentMasks> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
+    internal override IReadOnlyList<SegmentMasks> Compute(Tensor images, IReadOnlyList<ImagePixels> originals)
     {
         using CrateIntrospection readout = Model.Introspect(images, new IntrospectionRequest { Layers = [layer], Sparsity = false });
         Tensor maps = readout.ForLayer(layer).ClsAttention!.index_select(1, tensor(heads.Select(h => (long)h).ToArray(), device: images.device));
@@ -179,42 +184,24 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<SegmentMas
             {
                 ReadOnlySpan<float> map = perImage[i].AsSpan(h * cells, cells);
                 for (int c = 0; c < cells; c++) mean[c] += map[c] / heads.Length;
-                headMasks.AddRange(ToOutputResolution(AttentionMaskRules.Apply(SegmentOptions.Rule, map, SegmentOptions.Fraction)));
+                headMasks.AddRange(ToOutputResolution(AttentionMaskRules.Apply(Options.Rule, map, Options.Fraction)));
             }
-            results[i] = new SegmentMasks(ToOutputResolution(AttentionMaskRules.Apply(SegmentOptions.Rule, mean, SegmentOptions.Fraction)), [.. headMasks]);
+            results[i] = new SegmentMasks(ToOutputResolution(AttentionMaskRules.Apply(Options.Rule, mean, Options.Fraction)), [.. headMasks]);
         }
         return results;
     }
 
-    /// <summary>Grid mask → output resolution (each patch fills its P × P pixels).</summary>
-    private bool[] ToOutputResolution(bool[] grid)
-    {
-        if (SegmentOptions.Resolution == MaskResolution.Grid) return grid;
-        int p = Model.Architecture.PatchSize;
-        var pixels = new bool[ImageHeight * ImageWidth];
-        for (int y = 0; y < ImageHeight; y++)
-            for (int x = 0; x < ImageWidth; x++)
-                pixels[y * ImageWidth + x] = grid[y / p * GridWidth + x / p];
-        return pixels;
-    }
+    /// <summary>Grid mask → output resolution (<see cref="GridUpsampling"/>: each patch fills its P × P pixels).</summary>
+    private bool[] ToOutputResolution(bool[] grid) =>
+        Options.Resolution == MaskResolution.Grid ? grid : GridUpsampling.Nearest<bool>(grid, GridHeight, GridWidth, ImageHeight, ImageWidth);
 
-    /// <inheritdoc />
-    protected override Delegate CreateOutputGetter(int outputIndex, Func<SegmentMasks> currentResult) =>
-        outputIndex == 0 ? VectorGetter(() => currentResult().Mask) : VectorGetter(() => currentResult().HeadMasks);
+    internal override void SaveState(CratePipelineWriter writer) => writer.WriteJson(HeadsEntry, heads);
 
-    /// <inheritdoc />
-    public override void SaveTo(CratePipelineWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNetworkAndOptions(Model, SegmentOptions);
-        writer.WriteJson("heads.json", heads);
-    }
-
-    /// <summary>Reads a transform written by <see cref="SaveTo"/>, with its calibrated heads.</summary>
+    /// <summary>Reads a transform written by <see cref="CrateNetworkTransformer{TOptions,TResult}.SaveTo"/>, with its calibrated heads.</summary>
     public static ITransformer LoadFrom(MLContext context, CratePipelineReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        (CrateModel network, CrateSegmentOptions options) = reader.ReadNetworkAndOptions<CrateSegmentOptions>();
-        return new CrateSegmentTransformer(network, options, reader.ReadJson<int[]>("heads.json"));
+        (NetworkLease network, CrateSegmentOptions options) = reader.ReadNetworkAndOptions<CrateSegmentOptions>();
+        return new CrateSegmentTransformer(network, network.Model.Architecture, options, reader.ReadJson<int[]>(HeadsEntry));
     }
 }

@@ -5,9 +5,8 @@ namespace Crate.Transforms.Segmentation;
 public static class MaskUpsampler
 {
     /// <summary>
-    /// Maps each pixel centre to the patch under it: pixel row y reads grid row ⌊(y + ½)·h/H⌋ (so when H = h·P every
-    /// patch covers exactly a P×P block), and likewise for columns. A pixel goes to the first mask that holds its
-    /// patch. Masks left empty by the subtraction have no box and are omitted; <see cref="UpsampledMask.Source"/>
+    /// Maps each pixel centre to the patch under it (<see cref="GridUpsampling"/>). A pixel goes to the first mask that
+    /// holds its patch. Masks left empty by the subtraction have no box and are omitted; <see cref="UpsampledMask.Source"/>
     /// names the grid mask each result came from.
     /// </summary>
     /// <param name="gridMasks">Masks over one h×w grid, in priority order.</param>
@@ -30,22 +29,15 @@ public static class MaskUpsampler
             for (int cell = 0; cell < owner.Length; cell++)
                 if (gridMasks[k].Cells[cell]) owner[cell] = k;
 
-        int[] rows = NearestCells(imageHeight, gridHeight), columns = NearestCells(imageWidth, gridWidth);
+        int[] pixelOwner = GridUpsampling.Nearest<int>(owner, gridHeight, gridWidth, imageHeight, imageWidth);
         var results = new List<UpsampledMask>();
         for (int k = 0; k < gridMasks.Count; k++)
         {
-            var pixels = new bool[imageHeight * imageWidth];
-            for (int y = 0; y < imageHeight; y++)
-                for (int x = 0; x < imageWidth; x++)
-                    pixels[y * imageWidth + x] = owner[rows[y] * gridWidth + columns[x]] == k;
+            var pixels = new bool[pixelOwner.Length];
+            for (int i = 0; i < pixels.Length; i++) pixels[i] = pixelOwner[i] == k;
             BinaryMask mask = BinaryMask.Wrap(imageHeight, imageWidth, pixels);
             if (mask.BoundingBox() is MaskBox box) results.Add(new UpsampledMask(k, mask, box));
         }
         return results;
     }
-
-    /// <summary>For each of <paramref name="pixels"/> positions, the grid cell under its centre (also the rule by which
-    /// evaluation brings predictions on the patch grid to the truth's pixels).</summary>
-    internal static int[] NearestCells(int pixels, int cells) =>
-        Enumerable.Range(0, pixels).Select(p => Math.Min(cells - 1, (int)Math.Floor((p + 0.5) * cells / pixels))).ToArray();
 }

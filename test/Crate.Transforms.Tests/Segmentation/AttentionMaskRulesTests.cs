@@ -38,9 +38,9 @@ public sealed class AttentionMaskRulesTests
     {
         bool[] a = [true, true, false, false, true];
         bool[] b = [true, false, true, false, true];
-        Assert.AreEqual(2.0 / 4.0, AttentionMaskRules.IntersectionOverUnion(a, b), 1e-12);
-        Assert.AreEqual(1.0, AttentionMaskRules.IntersectionOverUnion(new bool[3], new bool[3]));
-        Assert.ThrowsExactly<ArgumentException>(() => AttentionMaskRules.IntersectionOverUnion(a, [true]));
+        Assert.AreEqual(2.0 / 4.0, BinaryMask.IntersectionOverUnion(a, b), 1e-12);
+        Assert.AreEqual(0.0, BinaryMask.IntersectionOverUnion(new bool[3], new bool[3]), "pycocotools' convention: an empty union scores 0");
+        Assert.ThrowsExactly<ArgumentException>(() => BinaryMask.IntersectionOverUnion(a, [true]));
     }
 
     [TestMethod]

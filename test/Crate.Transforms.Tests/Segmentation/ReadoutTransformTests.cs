@@ -227,7 +227,7 @@ public sealed class ReadoutTransformTests
             IReadOnlyList<UpsampledMask> expected = cut.Upsample(32, 32);
             Assert.IsNotEmpty(expected, $"image {i} has an object");
             CollectionAssert.AreEqual(expected.SelectMany(m => m.Mask.Cells.ToArray()).ToArray(), masks[i], $"image {i} masks");
-            CollectionAssert.AreEqual(expected.SelectMany(m => new float[] { m.Box.X, m.Box.Y, m.Box.Width, m.Box.Height }).ToArray(), boxes[i]);
+            CollectionAssert.AreEqual(expected.SelectMany(m => new float[] { m.Box.X, m.Box.Y, m.Box.X + m.Box.Width - 1, m.Box.Y + m.Box.Height - 1 }).ToArray(), boxes[i]);
             CollectionAssert.AreEqual(expected.Select(m => (float)cut.Objects[m.Source].Score).ToArray(), scores[i]);
         }
         // CutLER's input size by default: 60 patches a side.

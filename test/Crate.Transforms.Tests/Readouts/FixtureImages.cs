@@ -1,0 +1,48 @@
+using Crate.Transforms.Checkpoints;
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Network;
+using Crate.Transforms.Tests.Checkpoints;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace Crate.Transforms.Tests.Readouts;
+
+/// <summary>The PyTorch fixture network crate_square (32×32, patch 8, 4 heads of 12, 3 layers) and its two input images.</summary>
+internal static class FixtureImages
+{
+    public sealed class Row
+    {
+        [VectorType(3, 32, 32)]
+        public float[] Image { get; set; } = [];
+    }
+
+    /// <summary>The fixture inputs are already network inputs: normalisation must leave them as they are.</summary>
+    public static readonly ImageNormalization Identity = new() { Mean = [0, 0, 0], Std = [1, 1, 1] };
+
+    public static string CheckpointPath => ReferenceFixtures.PathOf("crate_square.pt");
+
+    public static readonly CheckpointImportOptions ImportOptions = new() { Heads = 4 };
+
+    /// <summary>A fresh import of the fixture network.</summary>
+    public static CrateModel Import() => CrateCheckpointImporter.Import(CheckpointPath, ImportOptions);
+
+    /// <summary>[2, 3, 32, 32].</summary>
+    public static Tensor Inputs() => ReferenceFixtures.Array("crate_square", "input");
+
+    public static IDataView Data(MLContext context)
+    {
+        using Tensor inputs = Inputs();
+        Row[] rows = Enumerable.Range(0, 2).Select(i => new Row { Image = inputs[i].flatten().data<float>().ToArray() }).ToArray();
+        return context.Data.LoadFromEnumerable(rows);
+    }
+
+    /// <summary>The fixture network saved as a Crate.MLNet model file at a temporary path (deleted by the caller).</summary>
+    public static string SaveModelFile()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"crate-fixture-{Guid.NewGuid():N}.safetensors");
+        using CrateModel model = Import();
+        CrateModelFile.Save(model, path);
+        return path;
+    }
+}
