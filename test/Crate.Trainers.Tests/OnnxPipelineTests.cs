@@ -54,8 +54,10 @@ public sealed class OnnxPipelineTests
         {
             EmbeddingDim = 32, Depth = 2, Heads = 2, HeadDim = 16, PatchSize = 8, ImageHeight = 32, ImageWidth = 32,
             ClassCount = 4, Variant = variant, Pooling = pooling,
-        });
-        using (TorchSharp.torch.no_grad()) network.state_dict()["head.weight"].mul_(10);
+        }, new TorchSharp.torch.Generator(seed: 7));
+        // A head 30× its initial scale spreads the scores far from uniform, so a mismatch in the input's normalisation
+        // moves them well beyond the tolerance (checked by the test's precondition).
+        using (TorchSharp.torch.no_grad()) network.state_dict()["head.weight"].mul_(30);
         return new CrateClassifierTransformer(network, new CrateClassifierSettings
         {
             ImageHeight = 32, ImageWidth = 32, Device = ComputeDevice.Cpu,
