@@ -35,6 +35,7 @@ public sealed class NumericAssertTests
             Fails(() => NumericAssert.IsBelow(1.0, bad, "bound"), $"below {bad}");
             Fails(() => NumericAssert.IsAtMost(1.0, bad, "bound"), $"at most {bad}");
             Fails(() => NumericAssert.IsAbove(-1.0, bad, "bound"), $"above {bad}");
+            Fails(() => NumericAssert.IsAtLeast(-1.0, bad, "bound"), $"at least {bad}");
         }
         using Tensor nan = tensor(new[] { float.NaN });
         Fails(() => NumericAssert.AreEqual(nan, nan.clone(), "NaN"), "NaN is not equal to itself");

@@ -102,6 +102,13 @@ internal static class NumericAssert
             Assert.Fail($"{what}: {value:G6} is not below {bound:G6}.");
     }
 
+    /// <summary>Fails unless <paramref name="value"/> is finite and at least <paramref name="bound"/>.</summary>
+    public static void IsAtLeast(double bound, double value, string what)
+    {
+        if (!(double.IsFinite(value) && value >= bound))
+            Assert.Fail($"{what}: {value:G6} is not at least {bound:G6}.");
+    }
+
     /// <summary>Fails unless <paramref name="value"/> is finite and above <paramref name="bound"/>.</summary>
     public static void IsAbove(double bound, double value, string what)
     {
