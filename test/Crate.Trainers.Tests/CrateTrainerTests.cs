@@ -165,6 +165,7 @@ public sealed class CrateTrainerTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     [Timeout(600_000, CooperativeCancellation = true)]
     public void SavedPipelineScoresIdenticallyInANewProcess()
     {

@@ -29,6 +29,7 @@ public sealed class EmbeddedDatasetTests
     };
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void ASmallCrateLearnsTheDatasetIn16Epochs()
     {
         var context = new MLContext(seed: 0);
@@ -54,6 +55,7 @@ public sealed class EmergentSegmentationTests
     private static readonly ShapesDatasetOptions Test = Train with { Count = 400, Seed = 22 };
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void CrateSegmentBeatsACentredBox()
     {
         var context = new MLContext(seed: 0);
