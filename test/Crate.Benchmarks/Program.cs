@@ -1,12 +1,16 @@
-// Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
-// Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
-//        [--training [--epochs N] [--images N]] [--segmentation-evaluation [--images N]]
-//        [--coco [--images N] [--directory D]] [--onnx]
-//        [--readout maskcut|attention [--batch N] [--images N]]   (CRATE-B/8 at 480×480: images/s, peak working set)
-//        [--readout paths]                                        (full attention against [CLS] rows only, one process)
-//        [--streaming [--images N]]                               (N rows through every network transform: working set)
-// Prints Markdown tables for docs/performance.md: forward speed, with --training the trainer's speed and memory, or
-// with --onnx ONNX Runtime's forward speed against TorchSharp's.
+// Speed of CRATE against the machine's own matrix-product rate, measured in the same process. The unit tests assert
+// behaviour only; every figure that depends on the clock comes from here (docs/performance.md, docs/testing.md).
+// Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [MODE] [--device cpu|cuda|auto] [--quick] [options]
+// Modes (one at a time; none: forward speed of CRATE-T/16, CRATE-S/16, CRATE-S/8 and ISTA's two products):
+//   --training [--epochs N] [--images N]   the trainer's speed, data wait and memory
+//   --accuracy                              the time a small CRATE takes to learn the embedded dataset
+//   --maskcut                               MaskCut after the network at CutLER's input size
+//   --onnx                                  ONNX Runtime's forward speed against TorchSharp's
+//   --segmentation-evaluation [--images N]  the semantic-segmentation metrics at VOC val's scale
+//   --coco [--images N] [--directory D]     COCO evaluation at val2017's scale against parsing the same files
+//   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
+//   --streaming [--images N]                N rows through every network transform: working set
+// Prints Markdown tables for the docs.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Crate.Transforms;
@@ -14,61 +18,63 @@ using Crate.Transforms.Network;
 using TorchSharp;
 using static TorchSharp.torch;
 
+const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N]] " +
+    "[--device cpu|cuda|auto] [--quick]";
+string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming"];
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false, segmentationEvaluation = false, coco = false, onnx = false, streaming = false;
-string? readout = null;
-int readoutBatch = 16, readoutImages = 16;
-int epochs = 20, workingSetImages = 5000;
+bool quick = false;
+string? mode = null, readout = null;
+int epochs = 20, readoutBatch = 16;
+int? images = null;
 string cocoDirectory = Path.Combine(Path.GetTempPath(), "crate-coco-benchmark");
 for (int i = 0; i < args.Length; i++)
 {
-    if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
+    if (modes.Contains(args[i]))
+    {
+        if (mode is not null)
+        {
+            Console.Error.WriteLine($"Choose one mode; got {mode} and {args[i]}. {Usage}");
+            return 2;
+        }
+        mode = args[i];
+        if (mode == "--readout" && i + 1 < args.Length) readout = args[++i];
+    }
+    else if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
     else if (args[i] == "--quick") quick = true;
-    else if (args[i] == "--training") training = true;
-    else if (args[i] == "--segmentation-evaluation") segmentationEvaluation = true;
-    else if (args[i] == "--onnx") onnx = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
-    else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = readoutImages = int.Parse(args[++i]);
-    else if (args[i] == "--coco") coco = true;
-    else if (args[i] == "--directory" && i + 1 < args.Length) cocoDirectory = args[++i];
-    else if (args[i] == "--readout" && i + 1 < args.Length) readout = args[++i];
+    else if (args[i] == "--images" && i + 1 < args.Length) images = int.Parse(args[++i]);
     else if (args[i] == "--batch" && i + 1 < args.Length) readoutBatch = int.Parse(args[++i]);
-    else if (args[i] == "--streaming") streaming = true;
+    else if (args[i] == "--directory" && i + 1 < args.Length) cocoDirectory = args[++i];
     else
     {
-        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] " +
-            "[--segmentation-evaluation [--images N]] [--coco [--images N] [--directory D]] [--onnx] " +
-            "[--readout maskcut|attention|paths [--batch N] [--images N]] [--streaming [--images N]]");
+        Console.Error.WriteLine($"Unknown argument '{args[i]}'. {Usage}");
         return 2;
     }
 }
-if (segmentationEvaluation)
+switch (mode)
 {
-    SegmentationEvaluationBenchmark.Run(workingSetImages);
-    return 0;
-}
-if (coco)
-{
-    // COCO evaluation needs no network; its baseline is parsing the same JSON files.
-    Console.WriteLine($"# Crate.Benchmarks --coco — {DateTime.UtcNow:yyyy-MM-dd}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical cores");
-    Console.WriteLine();
-    CocoEvaluationBenchmark.Run(args.Contains("--images") ? workingSetImages : 5000, cocoDirectory, seed: 2017);
-    return 0;
-}
-if (streaming)
-{
-    ReadoutBenchmark.Streaming(readoutImages);
-    return 0;
-}
-if (readout == "paths")
-{
-    ReadoutBenchmark.AttentionPaths(rounds: 3);
-    return 0;
-}
-if (readout is not null)
-{
-    ReadoutBenchmark.Run(readout, readoutBatch, readoutImages);
-    return 0;
+    case "--segmentation-evaluation":
+        SegmentationEvaluationBenchmark.Run(images ?? 5000);
+        return 0;
+    case "--coco":
+        // COCO evaluation needs no network; its baseline is parsing the same JSON files.
+        Console.WriteLine($"# Crate.Benchmarks --coco — {DateTime.UtcNow:yyyy-MM-dd}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} logical cores");
+        Console.WriteLine();
+        CocoEvaluationBenchmark.Run(images ?? 5000, cocoDirectory, seed: 2017);
+        return 0;
+    case "--streaming":
+        ReadoutBenchmark.Streaming(images ?? 16);
+        return 0;
+    case "--readout" when readout == "paths":
+        ReadoutBenchmark.AttentionPaths(rounds: 3);
+        return 0;
+    case "--readout" when readout is "maskcut" or "attention":
+        ReadoutBenchmark.Run(readout, readoutBatch, images ?? 16);
+        return 0;
+    case "--readout":
+        Console.Error.WriteLine($"--readout takes maskcut, attention or paths. {Usage}");
+        return 2;
 }
 Device target = ComputeDeviceSelector.Resolve(device, out string reason);
 TimeSpan budget = TimeSpan.FromSeconds(quick ? 1 : 4);
@@ -87,16 +93,26 @@ using (Tensor a = randn(MatrixSide, MatrixSide, device: target), b = randn(Matri
 double matmulGflops = matmulFlops / matmulSeconds / 1e9;
 Console.WriteLine($"Matrix product {MatrixSide}³ float32: {matmulGflops:F1} GFLOP/s (the baseline)");
 Console.WriteLine();
-if (onnx)
+switch (mode)
 {
-    OnnxBenchmark.Run(budget);
-    return 0;
-}
-if (training)
-{
-    using var withGrad = enable_grad();
-    TrainingBenchmark.Run(device, matmulGflops, epochs, workingSetImages, quick);
-    return 0;
+    case "--onnx":
+        OnnxBenchmark.Run(budget);
+        return 0;
+    case "--training":
+    {
+        using var withGrad = enable_grad();
+        TrainingBenchmark.Run(device, matmulGflops, epochs, images ?? 5000, quick);
+        return 0;
+    }
+    case "--accuracy":
+    {
+        using var withGrad = enable_grad();
+        TrainingBenchmark.TimeToAccuracy(device, matmulSeconds);
+        return 0;
+    }
+    case "--maskcut":
+        MaskCutBenchmark.Run(matmulSeconds, quick);
+        return 0;
 }
 
 // ISTA: the two-product form against the reference's three products, at CRATE-S shapes.
@@ -132,8 +148,8 @@ foreach ((string name, CrateArchitecture architecture) in new[]
     double flopsPerImage = CrateFlops.ForwardPerImage(architecture, 224, 224);
     foreach (int batch in new[] { 1, 32 })
     {
-        using Tensor images = randn(batch, 3, 224, 224, device: target);
-        double seconds = BestSeconds(() => { using Tensor logits = model.forward(images); Synchronize(logits); }, budget);
+        using Tensor batchImages = randn(batch, 3, 224, 224, device: target);
+        double seconds = BestSeconds(() => { using Tensor logits = model.forward(batchImages); Synchronize(logits); }, budget);
         double imagesPerSecond = batch / seconds;
         double gflops = flopsPerImage * imagesPerSecond / 1e9;
         Console.WriteLine($"| {name} | 224 | {batch} | {imagesPerSecond:F1} | {flopsPerImage / 1e9:F2} | {gflops:F1} | {gflops / matmulGflops:P0} |");

@@ -1,2 +1,2 @@
-// Training tests measure time and share two cores: run them one at a time.
+// Training tests share two cores, and several compare weights bit for bit: run them one at a time.
 [assembly: DoNotParallelize]

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Crate.Testing;
 using Crate.Trainers.Data;
 using Crate.Transforms;
 using Crate.Transforms.MLNet;
@@ -10,19 +10,16 @@ using Microsoft.ML.Data;
 namespace Crate.Trainers.Tests;
 
 /// <summary>
-/// The product's two claims on the embedded dataset, with one small CRATE trained once under a CPU time budget:
-/// it classifies, and its [CLS] attention segments the objects better than a centred box does.
+/// The product's first claim on the embedded dataset: a small CRATE learns it in a fixed number of epochs. (How long
+/// that takes is measured by the benchmarks: <c>dotnet run -c Release --project test/Crate.Benchmarks -- --accuracy</c>.)
 /// </summary>
 [TestClass]
 public sealed class EmbeddedDatasetTests
 {
     private static readonly ShapesDatasetOptions Train = new() { Count = 4000, Seed = 21 };
     private static readonly ShapesDatasetOptions Test = Train with { Count = 400, Seed = 22 };
-    private static MLContext context = null!;
-    private static ITransformer model = null!;
-    private static double trainingSeconds;
 
-    /// <summary>The configuration the README's main job uses, shortened to the test's budget.</summary>
+    /// <summary>The configuration the README's main job uses, shortened to the test's epochs.</summary>
     internal static CrateTrainerOptions SmallCrate(int epochs) => new()
     {
         ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 8,
@@ -31,25 +28,17 @@ public sealed class EmbeddedDatasetTests
         Device = ComputeDevice.Cpu,
     };
 
-    [ClassInitialize]
-    public static void TrainOnce(TestContext _)
-    {
-        context = new MLContext(seed: 0);
-        IDataView train = ShapesDataset.LoadDataView(context, Train);
-        var clock = Stopwatch.StartNew();
-        model = context.Transforms.Conversion.MapValueToKey("Label")
-            .Append(context.MulticlassClassification.Trainers.Crate(SmallCrate(epochs: 16)))
-            .Fit(train);
-        trainingSeconds = clock.Elapsed.TotalSeconds;
-    }
-
     [TestMethod]
-    public void ASmallCrateLearnsTheDatasetWithinTheBudget()
+    [TestCategory("Slow")]
+    public void ASmallCrateLearnsTheDatasetIn16Epochs()
     {
+        var context = new MLContext(seed: 0);
+        ITransformer model = context.Transforms.Conversion.MapValueToKey("Label")
+            .Append(context.MulticlassClassification.Trainers.Crate(SmallCrate(epochs: 16)))
+            .Fit(ShapesDataset.LoadDataView(context, Train));
         MulticlassClassificationMetrics metrics = context.MulticlassClassification.Evaluate(model.Transform(ShapesDataset.LoadDataView(context, Test)));
-        Console.WriteLine($"Embedded dataset, {Train.Count} training images: test accuracy {metrics.MicroAccuracy:P1} after {trainingSeconds:F0} s of training.");
-        Assert.IsGreaterThanOrEqualTo(0.90, metrics.MicroAccuracy);
-        Assert.IsLessThanOrEqualTo(90.0, trainingSeconds, "the CPU budget");
+        Console.WriteLine($"Embedded dataset, {Train.Count} training images, 16 epochs: test accuracy {metrics.MicroAccuracy:P1}.");
+        NumericAssert.IsAtLeast(0.90, metrics.MicroAccuracy, "test accuracy");
     }
 }
 
@@ -66,6 +55,7 @@ public sealed class EmergentSegmentationTests
     private static readonly ShapesDatasetOptions Test = Train with { Count = 400, Seed = 22 };
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void CrateSegmentBeatsACentredBox()
     {
         var context = new MLContext(seed: 0);
@@ -98,6 +88,6 @@ public sealed class EmergentSegmentationTests
         Console.WriteLine($"Also: last layer, all heads {MeanIou(segment with { Layer = 3 }, test):P1}; best calibrated head (eq. 13) " +
             $"{MeanIou(segment with { CalibrationMaskColumnName = "Mask" }, calibration):P1} at the penultimate layer, " +
             $"{MeanIou(segment with { Layer = 3, CalibrationMaskColumnName = "Mask" }, calibration):P1} at the last; classifier test accuracy {accuracy:P1}.");
-        Assert.IsGreaterThan(boxIou, segmentIou);
+        NumericAssert.IsAbove(boxIou, segmentIou, "CrateSegment's mean IoU against the centred box's");
     }
 }

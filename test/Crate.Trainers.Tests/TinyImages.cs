@@ -23,31 +23,39 @@ internal static class TinyImages
         public string Label { get; set; } = "";
     }
 
-    public static Row[] Rows(int count, int seed)
+    public static Row[] Rows(int count, int seed, int height = Side, int width = Side)
     {
         var random = new Random(seed);
         var rows = new Row[count];
         for (int i = 0; i < count; i++)
         {
             int label = i % Classes.Length;
-            var pixels = new float[3 * Side * Side];
+            var pixels = new float[3 * height * width];
             for (int c = 0; c < 3; c++)
-                for (int y = 0; y < Side; y++)
-                    for (int x = 0; x < Side; x++)
+                for (int y = 0; y < height; y++)
+                    for (int x = 0; x < width; x++)
                     {
-                        bool textured = label switch { 0 => x < Side / 2, 1 => x >= Side / 2, _ => y < Side / 2 };
+                        bool textured = label switch { 0 => x < width / 2, 1 => x >= width / 2, _ => y < height / 2 };
                         float value = textured ? ((x + y) % 2 == 0 ? 0.85f : 0.15f) : 0.5f;
-                        pixels[(c * Side + y) * Side + x] = Math.Clamp(value + (float)(random.NextDouble() - 0.5) * 0.2f, 0, 1);
+                        pixels[(c * height + y) * width + x] = Math.Clamp(value + (float)(random.NextDouble() - 0.5) * 0.2f, 0, 1);
                     }
             rows[i] = new Row { Image = pixels, Label = Classes[label] };
         }
         return rows;
     }
 
-    /// <summary>The rows with the label mapped to a key, as the trainer expects.</summary>
-    public static IDataView Keyed(MLContext context, Row[] rows)
+    /// <summary>Rows as an IDataView whose image column is [3, <paramref name="height"/>, <paramref name="width"/>].</summary>
+    public static IDataView Load(MLContext context, IEnumerable<Row> rows, int height = Side, int width = Side)
     {
-        IDataView data = context.Data.LoadFromEnumerable(rows);
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition[nameof(Row.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, height, width);
+        return context.Data.LoadFromEnumerable(rows, definition);
+    }
+
+    /// <summary>The rows with the label mapped to a key, as the trainer expects.</summary>
+    public static IDataView Keyed(MLContext context, IEnumerable<Row> rows, int height = Side, int width = Side)
+    {
+        IDataView data = Load(context, rows, height, width);
         return context.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
     }
 

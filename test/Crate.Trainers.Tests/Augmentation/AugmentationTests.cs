@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Trainers.Augmentation;
 using static TorchSharp.torch;
 
@@ -34,7 +35,8 @@ public sealed class AugmentationTests
         for (int j = 4; j < size - 4; j++)
         {
             double expected = box.Left + (j + 0.5) * box.Width / size - 0.5;
-            Assert.AreEqual(expected, output[0, 1, 10, j].item<float>(), 1e-4, $"column {j}");
+            // Bilinear weights and values ≤ 32 in float32: a few roundings of ≤ 32·u ≈ 2e-6 each.
+            NumericAssert.AreClose(expected, output[0, 1, 10, j].item<float>(), new Tolerance(2e-5), $"column {j}");
         }
     }
 
@@ -57,7 +59,11 @@ public sealed class AugmentationTests
         Assert.IsTrue(full.Apply(images, 2, 100).allclose(full.Apply(images, 2, 100), 0, 0), "same (seed, epoch, row): same output");
         // Image 3 of a batch starting at row 100 is image 0 of a batch starting at row 103.
         Assert.IsTrue(full.Apply(images, 2, 100)[3].allclose(full.Apply(images.narrow(0, 3, 1), 2, 103)[0], 0, 0));
-        Assert.IsFalse(full.Apply(images, 2, 100).allclose(full.Apply(images, 3, 100), 0, 0), "another epoch draws again");
+        // Another epoch draws again, image by image: a 5×7 image has only a few hundred integer crops, so an occasional
+        // repeat is chance, but not more than two of 16.
+        Tensor epoch2 = full.Apply(images, 2, 100), epoch3 = full.Apply(images, 3, 100);
+        int redrawn = Enumerable.Range(0, 16).Count(i => !epoch2[i].allclose(epoch3[i], 0, 0));
+        Assert.IsGreaterThanOrEqualTo(14, redrawn, "images drawn anew in another epoch");
     }
 
     [TestMethod]
@@ -66,7 +72,10 @@ public sealed class AugmentationTests
         int[] first = SplitMix64.Permutation(50, 4);
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 50).ToArray(), first);
         CollectionAssert.AreEqual(first, SplitMix64.Permutation(50, 4));
-        CollectionAssert.AreNotEqual(first, SplitMix64.Permutation(50, 5));
+        // Another seed, another permutation: two independent uniform permutations agree at one position on average, and
+        // at more than 5 with probability below 0.1 %.
+        int[] other = SplitMix64.Permutation(50, 5);
+        Assert.IsLessThanOrEqualTo(5, first.Zip(other).Count(pair => pair.First == pair.Second), "positions where two seeds agree");
         // SplitMix64's published first output for seed 0.
         Assert.AreEqual(0xE220A8397B1DCDAFUL, new SplitMix64(0).NextUInt64());
     }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Crate.Testing;
 using Crate.Trainers.Augmentation;
 using Crate.Trainers.Data;
 using Microsoft.ML;
@@ -23,7 +23,10 @@ public sealed class ShapesDatasetTests
         }
         ShapesSample alone = ShapesDataset.Sample(Defaults, 17);
         CollectionAssert.AreEqual(first[17].Rgb, alone.Rgb, "image 17 made alone");
-        CollectionAssert.AreNotEqual(first[17].Rgb, ShapesDataset.Sample(Defaults with { Seed = 12 }, 17).Rgb, "another seed");
+        // Another seed, another image: two independently drawn clutter backgrounds rarely give a pixel the same colour.
+        byte[] other = ShapesDataset.Sample(Defaults with { Seed = 12 }, 17).Rgb;
+        int agreeing = Enumerable.Range(0, other.Length / 3).Count(p => first[17].Rgb.AsSpan(3 * p, 3).SequenceEqual(other.AsSpan(3 * p, 3)));
+        Assert.IsLessThan(other.Length / 3 / 10, agreeing, "pixels of image 17 that another seed leaves unchanged");
     }
 
     [TestMethod]
@@ -62,7 +65,7 @@ public sealed class ShapesDatasetTests
         var random = new SplitMix64(2);
         var disc = new ObjectGeometry(ShapeFamily.Disc, ShapeTexture.Stripes, 48, 48, 30, 0.3, 3, (1, 0, 0), (0, 0, 0));
         int area = ShapesDataset.Render(options, 0, 0, disc, ref random).Mask.Count(m => m);
-        Assert.AreEqual(Math.PI * 30 * 30, area, 2 * Math.PI * 30, "area within a perimeter of πr²");
+        NumericAssert.AreClose(Math.PI * 30 * 30, area, new Tolerance(2 * Math.PI * 30), "area within a perimeter of πr²");
         var triangle = disc with { Shape = ShapeFamily.Triangle, Angle = 0 };
         Assert.IsTrue(triangle.Contains(48, 48), "centroid");
         Assert.IsTrue(triangle.Contains(48, 48 - 29), "near the apex, above the centre (image y points down)");
@@ -177,16 +180,5 @@ public sealed class ShapesDatasetTests
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => ShapesDataset.Generate(Defaults with { Count = -1 }).ToArray()).Message, "Count");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => ShapesDataset.ClassNames(Defaults with { Shapes = [] })).Message, "Shapes");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => ShapesDataset.ClassNames(Defaults with { Textures = [(ShapeTexture)42] })).Message, "Textures");
-    }
-
-    [TestMethod]
-    public void ThreeThousandSmallImagesTakeSeconds()
-    {
-        var clock = Stopwatch.StartNew();
-        int objects = ShapesDataset.Generate(new ShapesDatasetOptions { Count = 3000 }).Count(s => s.Mask.Any(m => m));
-        clock.Stop();
-        Console.WriteLine($"3,000 images at 32×32 in {clock.Elapsed.TotalSeconds:F2} s");
-        Assert.AreEqual(3000, objects);
-        Assert.IsLessThan(10.0, clock.Elapsed.TotalSeconds);
     }
 }

@@ -12,6 +12,7 @@ namespace Crate.Transforms.Tests.Build;
 public sealed class PackageConsumerTests
 {
     [TestMethod]
+    [TestCategory("Slow")]
     [Timeout(600_000, CooperativeCancellation = true)]
     public void AppReferencingThePackageLoadsTorchSharp()
     {

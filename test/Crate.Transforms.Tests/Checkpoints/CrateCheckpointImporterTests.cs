@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.Checkpoints;
 using Crate.Transforms.Network;
 using static TorchSharp.torch;
@@ -90,7 +91,7 @@ public sealed class CrateCheckpointImporterTests
             new IntrospectionRequest { LayerOutputs = true });
         Tensor expected = ReferenceFixtures.Array("crate_square", "layer_outputs");
         for (int l = 0; l < 2; l++)
-            TensorAssert.AreClose(expected[l], readout.ForLayer(l).Output!, 1e-4, $"layer {l} output");
+            NumericAssert.AreClose(expected[l], readout.ForLayer(l).Output!, ReferenceParityTests.Parity, $"layer {l} output");
     }
 
     [TestMethod]
@@ -120,7 +121,6 @@ public sealed class CrateCheckpointImporterTests
     public void DroppedHeadIsFreshAndTheBackboneUnchanged()
     {
         using var scope = NewDisposeScope();
-        using CrateModel full = CrateCheckpointImporter.Import(Square, new CheckpointImportOptions { Heads = 4 });
         using CrateModel dropped = CrateCheckpointImporter.Import(Square,
             new CheckpointImportOptions { Heads = 4, DropHead = true, ClassCount = 11 }, out CheckpointLoadReport report);
         Assert.AreEqual(SquareArchitecture with { ClassCount = 11 }, dropped.Architecture);
@@ -129,7 +129,9 @@ public sealed class CrateCheckpointImporterTests
         using var noGrad = no_grad();
         Tensor input = ReferenceFixtures.Array("crate_square", "input");
         CollectionAssert.AreEqual(new long[] { 2, 11 }, dropped.forward(input).shape);
-        TensorAssert.AreEqual(full.Encode(input), dropped.Encode(input), "backbone tokens");
+        // The backbone computes what PyTorch's did with the same weights: its last layer's tokens.
+        NumericAssert.AreClose(ReferenceFixtures.Array("crate_square", "layer_outputs")[^1], dropped.Encode(input), ReferenceParityTests.Parity,
+            "backbone tokens");
     }
 
     [TestMethod]

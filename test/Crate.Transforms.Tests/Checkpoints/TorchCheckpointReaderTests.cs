@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -188,12 +189,12 @@ public sealed class TorchCheckpointReaderTests
             .Save(path, byteOrder: "little");
         Dictionary<string, Tensor> state = TorchCheckpointReader.ReadStateDict(path);
         using var scope = NewDisposeScope();
-        TensorAssert.AreEqual(tensor(new float[] { 0, 3, 1, 4, 2, 5 }, new long[] { 3, 2 }), state["transposed"], "transposed view");
-        TensorAssert.AreEqual(tensor(new float[] { 1, 3 }), state["every_other"], "offset, stride-2 view");
+        NumericAssert.AreEqual(tensor(new float[] { 0, 3, 1, 4, 2, 5 }, new long[] { 3, 2 }), state["transposed"], "transposed view");
+        NumericAssert.AreEqual(tensor(new float[] { 1, 3 }), state["every_other"], "offset, stride-2 view");
         Assert.AreEqual(ScalarType.Float16, state["half"].dtype);
-        TensorAssert.AreEqual(tensor(new float[] { 1.5f, -2f }), state["half"].to_type(ScalarType.Float32), "float16");
+        NumericAssert.AreEqual(tensor(new float[] { 1.5f, -2f }), state["half"].to_type(ScalarType.Float32), "float16");
         Assert.AreEqual(ScalarType.BFloat16, state["bfloat"].dtype);
-        TensorAssert.AreEqual(tensor(new float[] { 1f, -0.5f }), state["bfloat"].to_type(ScalarType.Float32), "bfloat16");
+        NumericAssert.AreEqual(tensor(new float[] { 1f, -0.5f }), state["bfloat"].to_type(ScalarType.Float32), "bfloat16");
         Assert.AreEqual(ScalarType.Int64, state["long"].dtype);
         Assert.AreEqual(-7L, state["long"].item<long>());
         foreach (Tensor t in state.Values)

@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.MLNet;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -94,8 +95,11 @@ public sealed class NetworkTransformerPlumbingTests
             CollectionAssert.AreEqual(data.Schema.Select(c => c.Name).ToArray(), inputSchema.Select(c => c.Name).ToArray());
             float[] actual = loaded.Transform(data).GetColumn<float>("SumCopy").ToArray();
             CollectionAssert.AreEqual(expected, actual);
-            // Min-max normalisation was fitted: the loaded pipeline must not simply sum the raw values.
-            Assert.AreNotEqual(5f * (3 * 5 + 1), actual[5]);
+            // The fitted normalisation travels with the file. ML.NET's min-max (fixZero) divides each slot by its largest
+            // |value| and maps a constant slot (minimum = maximum) to 0: row i's (i, 2i, 1) becomes (i/5, 2i/10, 0), whose
+            // sum times 5 is 2i, a few float32 roundings of values ≤ 10 away. The raw sums would be 5·(3i + 1).
+            NumericAssert.AreAllClose(Enumerable.Range(0, 6).Select(i => 2.0 * i).ToArray(), actual.Select(v => (double)v).ToArray(),
+                new Tolerance(Absolute: 1e-5, Relative: 1e-6), "normalised sums");
         }
         finally
         {

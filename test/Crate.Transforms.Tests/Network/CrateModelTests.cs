@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.Network;
 using static TorchSharp.torch;
 
@@ -33,49 +34,74 @@ public sealed class CrateModelTests
         Assert.HasCount(8, layer.parameters().ToArray());
     }
 
+    /// <summary>
+    /// The whole float32 network against <see cref="HandComputedCrate"/> in float64. Tokens are LayerNorm-scaled
+    /// (O(1), with [CLS] and positions N(0, 1)); each value is reached through two layers of dot products of at most
+    /// 48 terms (the patch projection), each off by ≤ 48·u·Σ|terms| ≈ 3e-6·Σ|terms|, passed on by LayerNorm's
+    /// division by standard deviations of order one: 1e-4 of the O(1) scale bounds the accumulation with room to
+    /// spare, while a wrong formula errs by O(0.1).
+    /// </summary>
+    private static readonly Tolerance Network = new(Absolute: 1e-4, Relative: 1e-4);
+
+    /// <summary>Attention probabilities and eq. (10)'s maps, in [0, 1]: softmax turns an absolute score error δ
+    /// (scores are dot products of p = 8 terms of O(1) tokens, δ ≲ 1e-5 after two layers) into a relative error ≤ 2δ.</summary>
+    private static readonly Tolerance Probability = new(Absolute: 2e-5);
+
     [TestMethod]
     [DataRow(CrateVariant.Crate)]
     [DataRow(CrateVariant.ViT)]
     [DataRow(CrateVariant.CrateMhsa)]
     [DataRow(CrateVariant.CrateMlp)]
     [DataRow(CrateVariant.CrateSoftThreshold)]
-    public void EveryVariantClassifiesRectangularBatchesAndIntrospectsConsistently(CrateVariant variant)
+    public void EveryVariantClassifiesRectangularBatchesAndIntrospectsAsComputedByHand(CrateVariant variant)
     {
         using var model = new CrateModel(Small(variant));
         model.eval();
         using var _ = no_grad();
         using Tensor images = randn(3, 3, 16, 12);
         using Tensor logits = model.forward(images);
-        CollectionAssert.AreEqual(new long[] { 3, 5 }, logits.shape);
+        using Tensor encoded = model.Encode(images);
         using CrateIntrospection readout = model.Introspect(images, IntrospectionRequest.Everything);
-        Assert.IsLessThan(1e-5, (readout.Logits - logits).abs().max().item<float>(), "introspection changes nothing");
+        CollectionAssert.AreEqual(new long[] { 3, 5 }, logits.shape);
         Assert.AreEqual(4, readout.GridHeight);
         Assert.AreEqual(3, readout.GridWidth);
         Assert.HasCount(2, readout.Layers);
-        foreach (LayerIntrospection layer in readout.Layers)
+        var oracle = new HandComputedCrate(model);
+        bool hasIsta = variant is CrateVariant.Crate or CrateVariant.CrateMhsa or CrateVariant.CrateSoftThreshold;
+        for (int i = 0; i < 3; i++)
         {
-            CollectionAssert.AreEqual(new long[] { 3, 3, 13, 13 }, layer.Attention!.shape);
-            CollectionAssert.AreEqual(new long[] { 3, 3, 12 }, layer.ClsAttention!.shape);
-            CollectionAssert.AreEqual(new long[] { 3, 13, 24 }, layer.HeadFeatures!.shape);
-            CollectionAssert.AreEqual(new long[] { 3, 13, 24 }, layer.Output!.shape);
-            // Eq. (10): row 0 over the patch columns, renormalised.
-            using Tensor row = layer.Attention.select(2, 0).narrow(-1, 1, 12);
-            using Tensor expected = row / row.sum(-1, keepdim: true);
-            Assert.IsLessThan(1e-6, (layer.ClsAttention - expected).abs().max().item<float>());
-            bool hasIsta = variant is CrateVariant.Crate or CrateVariant.CrateMhsa or CrateVariant.CrateSoftThreshold;
-            Assert.AreEqual(hasIsta, layer.IstaZeroFraction is not null);
-            if (hasIsta)
+            (HandLayer[] layers, double[] expectedLogits) = oracle.Forward(images[i]);
+            NumericAssert.AreAllClose(expectedLogits, NumericAssert.Values(logits[i]), Network, $"image {i}: forward logits");
+            NumericAssert.AreAllClose(expectedLogits, NumericAssert.Values(readout.Logits[i]), Network, $"image {i}: introspected logits");
+            NumericAssert.AreClose(layers[^1].Output, encoded[i], Network, $"image {i}: encoded tokens");
+            for (int l = 0; l < 2; l++)
             {
-                using Tensor zeros = layer.Output.eq(0).to_type(ScalarType.Float32).mean(new long[] { 1, 2 });
-                Assert.IsLessThan(1e-6, (zeros - layer.IstaZeroFraction!).abs().max().item<float>());
+                LayerIntrospection layer = readout.ForLayer(l);
+                string where = $"image {i}, layer {l}";
+                CollectionAssert.AreEqual(new long[] { 3, 3, 13, 13 }, layer.Attention!.shape);
+                for (int h = 0; h < 3; h++)
+                {
+                    NumericAssert.AreClose(layers[l].Attention[h], layer.Attention[i, h], Probability, $"{where}, head {h} attention");
+                    NumericAssert.AreAllClose(layers[l].ClsAttention(h), NumericAssert.Values(layer.ClsAttention![i, h]), Probability,
+                        $"{where}, head {h} [CLS] map (eq. 10)");
+                }
+                NumericAssert.AreClose(layers[l].HeadFeatures, layer.HeadFeatures![i], Network, $"{where}: head features");
+                NumericAssert.AreClose(layers[l].Output, layer.Output![i], Network, $"{where}: output");
+                Assert.AreEqual(hasIsta, layer.IstaZeroFraction is not null, "sparsity is reported for ISTA layers only");
+                if (hasIsta)
+                {
+                    // The share of exact zeros, counted here in the tokens the layer returned.
+                    double[] output = NumericAssert.Values(layer.Output[i]);
+                    double zeros = output.Count(v => v == 0) / (double)output.Length;
+                    NumericAssert.AreClose(zeros, layer.IstaZeroFraction![i].item<float>(), new Tolerance(Tolerance.Float32Roundoff),
+                        $"{where}: ISTA zero fraction");
+                }
             }
         }
-        using Tensor encoded = model.Encode(images);
-        Assert.IsLessThan(1e-5, (encoded - readout.Layers[^1].Output!).abs().max().item<float>());
     }
 
     [TestMethod]
-    public void LargeCpuBatchesSplitIntoMicroBatchesGiveTheWholeBatchResult()
+    public void LargeCpuBatchesSplitIntoMicroBatchesGiveEachImagesOwnResult()
     {
         // 2049 tokens of width 1024 are 8.4 MB per image, over the 8 MiB activation budget: one image per slice.
         var architecture = new CrateArchitecture
@@ -87,10 +113,13 @@ public sealed class CrateModelTests
         using var _ = no_grad();
         using Tensor images = randn(3, 3, 64, 128);
         using Tensor sliced = model.forward(images);
-        using CrateIntrospection whole = model.Introspect(images, new IntrospectionRequest { ClsAttention = false, Sparsity = false });
-        Assert.IsLessThan(1e-4, (sliced - whole.Logits).abs().max().item<float>());
-        using Tensor second = model.forward(images.narrow(0, 1, 1));
-        Assert.IsLessThan(1e-4, (sliced.narrow(0, 1, 1) - second).abs().max().item<float>(), "slices keep their order");
+        // Each slice is exactly a one-image forward pass, the same arithmetic on the same shapes: bit-for-bit equal,
+        // in order.
+        for (int i = 0; i < 3; i++)
+        {
+            using Tensor alone = model.forward(images.narrow(0, i, 1));
+            NumericAssert.AreEqual(alone, sliced.narrow(0, i, 1), $"image {i}");
+        }
     }
 
     [TestMethod]
@@ -101,10 +130,19 @@ public sealed class CrateModelTests
         using var _ = no_grad();
         using Tensor images = randn(2, 3, 16, 12);
         using Tensor tokens = model.Encode(images);
-        using Tensor manual = model.Classify(tokens);
-        using Tensor viaCls = new CrateModel(Small()).Classify(tokens);
-        Assert.IsLessThan(1e-5, (model.forward(images) - manual).abs().max().item<float>());
-        Assert.IsGreaterThan(1e-3, (manual - viaCls).abs().max().item<float>(), "mean and cls pooling must differ");
+        using Tensor logits = model.forward(images);
+        var oracle = new HandComputedCrate(model);
+        for (int i = 0; i < 2; i++)
+        {
+            // Eq. (9) by hand from the final tokens: their mean over all 13 tokens, [CLS] included, then LayerNorm and
+            // the linear head. Sums of 13 and 24 float32 terms of O(1): far inside 1e-5.
+            double[,] finalTokens = HandComputed.Matrix(tokens[i]);
+            double[] mean = oracle.Classify(finalTokens);
+            NumericAssert.AreAllClose(mean, NumericAssert.Values(logits[i]), new Tolerance(Absolute: 1e-5, Relative: 1e-5), $"image {i}");
+            // The premise that makes this a test of the pooling: [CLS] pooling of the same tokens gives other logits.
+            double[] cls = oracle.ClassifyWith(TokenPooling.Cls, finalTokens);
+            NumericAssert.IsAbove(0.01, mean.Zip(cls, (a, b) => Math.Abs(a - b)).Max(), $"image {i}: mean and [CLS] pooling differ");
+        }
     }
 
     [TestMethod]
@@ -130,10 +168,10 @@ public sealed class CrateModelTests
     {
         using var model = new CrateModel(Small());
         Tensor native = model.PositionalEmbeddingFor(4, 3);
-        Assert.IsTrue(native.allclose(model.state_dict()["pos_embedding"], rtol: 0, atol: 0));
+        NumericAssert.AreEqual(model.state_dict()["pos_embedding"], native, "the native grid's positions");
         using Tensor larger = model.PositionalEmbeddingFor(8, 6);
         CollectionAssert.AreEqual(new long[] { 1, 49, 24 }, larger.shape);
-        Assert.IsTrue(larger.narrow(1, 0, 1).allclose(native.narrow(1, 0, 1), rtol: 0, atol: 0), "the [CLS] position is kept");
+        NumericAssert.AreEqual(native.narrow(1, 0, 1), larger.narrow(1, 0, 1), "the [CLS] position is kept");
         using Tensor logits = model.forward(randn(2, 3, 32, 24));
         CollectionAssert.AreEqual(new long[] { 2, 5 }, logits.shape);
     }

@@ -127,14 +127,65 @@ internal static class HandComputed
         return sum;
     }
 
-    public static void AssertClose(double[,] expected, Tensor actual, double tolerance, string what)
+    /// <summary>ViT's GELU, x·Φ(x), with erf summed from its Taylor series (Abramowitz-Stegun 7.1.26 is too coarse
+    /// for the tolerances here); the series converges for the |x| of a few units that occur here.</summary>
+    public static double Gelu(double x)
     {
-        double[,] got = Matrix(actual);
-        Assert.AreEqual(expected.GetLength(0), got.GetLength(0), what);
-        Assert.AreEqual(expected.GetLength(1), got.GetLength(1), what);
-        double worst = 0;
-        for (int i = 0; i < got.GetLength(0); i++)
-            for (int j = 0; j < got.GetLength(1); j++) worst = Math.Max(worst, Math.Abs(expected[i, j] - got[i, j]));
-        Assert.IsLessThan(tolerance, worst, $"{what}: largest difference {worst:E3}");
+        double u = x / Math.Sqrt(2), sum = 0, term = u;
+        for (int n = 0; n < 200; n++)
+        {
+            sum += term / (2 * n + 1);
+            term *= -u * u / (n + 1);
+        }
+        return 0.5 * x * (1 + 2 / Math.Sqrt(Math.PI) * sum);
+    }
+
+    /// <summary>f applied to every entry.</summary>
+    public static double[,] Map(double[,] x, Func<double, double> f)
+    {
+        var y = new double[x.GetLength(0), x.GetLength(1)];
+        for (int i = 0; i < x.GetLength(0); i++)
+            for (int j = 0; j < x.GetLength(1); j++) y[i, j] = f(x[i, j]);
+        return y;
+    }
+
+    /// <summary>The mean of the rows: [1, cols].</summary>
+    public static double[,] MeanRow(double[,] x)
+    {
+        int n = x.GetLength(0), d = x.GetLength(1);
+        var mean = new double[1, d];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) mean[0, j] += x[i, j] / n;
+        return mean;
+    }
+
+    /// <summary>Row <paramref name="i"/> as a [1, cols] matrix.</summary>
+    public static double[,] Row(double[,] x, int i)
+    {
+        var row = new double[1, x.GetLength(1)];
+        for (int j = 0; j < x.GetLength(1); j++) row[0, j] = x[i, j];
+        return row;
+    }
+
+    /// <summary>
+    /// The patches of one image [C, H, W] as rows, the grid read row by row, each patch's values in the reference's
+    /// (row in patch, column in patch, channel) order: [h·w, P·P·C].
+    /// </summary>
+    public static double[,] PatchRows(Tensor image, int patch)
+    {
+        Assert.AreEqual(3L, image.dim());
+        int channels = (int)image.shape[0], height = (int)image.shape[1], width = (int)image.shape[2];
+        float[] pixels = image.contiguous().data<float>().ToArray();
+        int gridWidth = width / patch, count = height / patch * gridWidth;
+        var rows = new double[count, patch * patch * channels];
+        for (int n = 0; n < count; n++)
+            for (int py = 0; py < patch; py++)
+                for (int px = 0; px < patch; px++)
+                    for (int c = 0; c < channels; c++)
+                    {
+                        int y = n / gridWidth * patch + py, x = n % gridWidth * patch + px;
+                        rows[n, (py * patch + px) * channels + c] = pixels[(c * height + y) * width + x];
+                    }
+        return rows;
     }
 }

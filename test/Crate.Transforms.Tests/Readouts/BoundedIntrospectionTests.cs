@@ -1,4 +1,5 @@
 using Crate.Transforms.Network;
+using Crate.Testing;
 using Crate.Transforms.Tests.Checkpoints;
 using static TorchSharp.torch;
 
@@ -12,6 +13,12 @@ namespace Crate.Transforms.Tests.Readouts;
 [TestClass]
 public sealed class BoundedIntrospectionTests
 {
+    /// <summary>Probabilities from softmaxes of float32 sums of a few hundred products, computed in different orders.</summary>
+    private static readonly Tolerance MapTolerance = new(Absolute: 1e-6, Relative: 1e-4);
+
+    /// <summary>Tokens, features and logits: float32 sums of a few hundred products through three layers.</summary>
+    private static readonly Tolerance TokenTolerance = new(Absolute: 1e-5, Relative: 1e-4);
+
     [TestMethod]
     public void ClsRowsWithoutTheMatrixAreRowZeroOfTheMatrix()
     {
@@ -28,11 +35,13 @@ public sealed class BoundedIntrospectionTests
             Tensor matrix = full.ForLayer(layer).Attention!;
             Tensor row = matrix.select(2, 0).narrow(-1, 1, 16);
             Tensor byHand = row / row.sum(-1, keepdim: true);
-            // Layers after the first see inputs that went through the fused or the explicit attention: float rounding.
-            TensorAssert.AreClose(byHand, rowsOnly.ForLayer(layer).ClsAttention!, layer == 0 ? 1e-6 : 1e-5, $"layer {layer}: [CLS] rows against the matrix");
-            TensorAssert.AreClose(fixture[layer], rowsOnly.ForLayer(layer).ClsAttention!, 1e-5, $"layer {layer}: against PyTorch");
+            // Layers after the first see inputs that went through the fused or the explicit attention, and PyTorch sums
+            // in another order: float32 rounding of sums of a few hundred products, relative 1e-4 of each probability
+            // plus 1e-6 absolute for the smallest ones.
+            NumericAssert.AreClose(byHand, rowsOnly.ForLayer(layer).ClsAttention!, MapTolerance, $"layer {layer}: [CLS] rows against the matrix");
+            NumericAssert.AreClose(fixture[layer], rowsOnly.ForLayer(layer).ClsAttention!, MapTolerance, $"layer {layer}: against PyTorch");
         }
-        TensorAssert.AreClose(full.Logits, rowsOnly.Logits, 1e-5, "logits of the fused and the explicit pass");
+        NumericAssert.AreClose(full.Logits, rowsOnly.Logits, TokenTolerance, "logits of the fused and the explicit pass");
     }
 
     [TestMethod]
@@ -48,15 +57,16 @@ public sealed class BoundedIntrospectionTests
         for (int i = 0; i < 3; i++)
         {
             using CrateIntrospection alone = model.Introspect(images.narrow(0, i, 1), IntrospectionRequest.Everything);
-            TensorAssert.AreClose(alone.Logits[0], batched.Logits[i], 1e-5, $"image {i}: logits");
+            NumericAssert.AreClose(alone.Logits[0], batched.Logits[i], TokenTolerance, $"image {i}: logits");
             foreach (LayerIntrospection layer in alone.Layers)
             {
                 LayerIntrospection inBatch = batched.ForLayer(layer.Layer);
-                TensorAssert.AreClose(layer.Attention![0], inBatch.Attention![i], 1e-6, $"image {i} layer {layer.Layer}: attention");
-                TensorAssert.AreClose(layer.ClsAttention![0], inBatch.ClsAttention![i], 1e-6, $"image {i} layer {layer.Layer}: [CLS] rows");
-                TensorAssert.AreClose(layer.HeadFeatures![0], inBatch.HeadFeatures![i], 1e-5, $"image {i} layer {layer.Layer}: head features");
-                TensorAssert.AreClose(layer.Output![0], inBatch.Output![i], 1e-5, $"image {i} layer {layer.Layer}: output");
-                TensorAssert.AreClose(layer.IstaZeroFraction![0], inBatch.IstaZeroFraction![i], 1e-6, $"image {i} layer {layer.Layer}: sparsity");
+                NumericAssert.AreClose(layer.Attention![0], inBatch.Attention![i], MapTolerance, $"image {i} layer {layer.Layer}: attention");
+                NumericAssert.AreClose(layer.ClsAttention![0], inBatch.ClsAttention![i], MapTolerance, $"image {i} layer {layer.Layer}: [CLS] rows");
+                NumericAssert.AreClose(layer.HeadFeatures![0], inBatch.HeadFeatures![i], TokenTolerance, $"image {i} layer {layer.Layer}: head features");
+                NumericAssert.AreClose(layer.Output![0], inBatch.Output![i], TokenTolerance, $"image {i} layer {layer.Layer}: output");
+                // An ISTA input at the threshold may round either way: a few of the image's 530·d outputs.
+                NumericAssert.AreClose(layer.IstaZeroFraction![0], inBatch.IstaZeroFraction![i], new Tolerance(1e-3), $"image {i} layer {layer.Layer}: sparsity");
             }
         }
         CollectionAssert.AreEqual(new long[] { 3, 4, 530, 530 }, batched.ForLayer(0).Attention!.shape);

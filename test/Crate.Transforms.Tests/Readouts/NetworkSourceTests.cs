@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Crate.Transforms.Segmentation;
@@ -33,7 +34,8 @@ public sealed class NetworkSourceTests
         float[][] maps = output.GetColumn<float[]>(column).ToArray();
         Assert.HasCount(2, maps, what);
         for (int i = 0; i < 2; i++)
-            TensorAssert.AreClose(tensor(expected[i]), tensor(maps[i]), 1e-6, $"{what}, image {i}");
+            // The same weights through the same code: only the order of float32 sums may differ between passes.
+            NumericAssert.AreAllClose(expected[i], maps[i], new Tolerance(Absolute: 1e-6, Relative: 1e-4), $"{what}, image {i}");
     }
 
     [TestMethod]

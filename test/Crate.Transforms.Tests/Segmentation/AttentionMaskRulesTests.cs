@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.Segmentation;
 
 namespace Crate.Transforms.Tests.Segmentation;
@@ -38,7 +39,7 @@ public sealed class AttentionMaskRulesTests
     {
         bool[] a = [true, true, false, false, true];
         bool[] b = [true, false, true, false, true];
-        Assert.AreEqual(2.0 / 4.0, BinaryMask.IntersectionOverUnion(a, b), 1e-12);
+        NumericAssert.AreClose(2.0 / 4.0, BinaryMask.IntersectionOverUnion(a, b), Tolerance.Exact, "2 of 4 cells");
         Assert.AreEqual(0.0, BinaryMask.IntersectionOverUnion(new bool[3], new bool[3]), "pycocotools' convention: an empty union scores 0");
         Assert.ThrowsExactly<ArgumentException>(() => BinaryMask.IntersectionOverUnion(a, [true]));
     }

@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.Segmentation;
 using static TorchSharp.torch;
 using static Crate.Transforms.Tests.Segmentation.PlantedGrid;
@@ -27,8 +28,8 @@ public sealed class MaskCutTests
         AssertSameMask(grid.Mask(1), result.Objects[0].Mask, "first mask");
         Assert.AreEqual(new MaskBox(6, 5, 6, 5), result.Objects[0].Box);
         // No above-τ affinity crosses the cut: Ncut is ~ε·N, λ₂ below it.
-        Assert.IsGreaterThan(0.999, result.Objects[0].Score);
-        Assert.IsLessThan(1e-3, result.Objects[0].Eigenvalue);
+        NumericAssert.IsAbove(0.999, result.Objects[0].Score, "score of a clean cut");
+        NumericAssert.IsBelow(1e-3, result.Objects[0].Eigenvalue, "λ₂ of a clean cut");
     }
 
     [TestMethod]
@@ -117,7 +118,7 @@ public sealed class MaskCutTests
 
         MaskCutResult unfiltered = Run(grid, solver, objects: 2, new MaskCutOptions { MaxOverlap = 1 });
         AssertSameMask(grid.Mask(1), unfiltered.Objects[1].Mask, "the rejected second cut repeated the object");
-        Assert.IsLessThan(unfiltered.Objects[0].Score, unfiltered.Objects[1].Score, "a cut through zeroed patches is not clean");
+        NumericAssert.IsBelow(unfiltered.Objects[0].Score, unfiltered.Objects[1].Score, "a cut through zeroed patches is not clean");
     }
 
     [TestMethod]
@@ -134,18 +135,37 @@ public sealed class MaskCutTests
         for (int k = 0; k < 3; k++)
         {
             AssertSameMask(dense.Objects[k].Mask, iterative.Objects[k].Mask, $"mask {k}");
-            Assert.AreEqual(dense.Objects[k].Eigenvalue, iterative.Objects[k].Eigenvalue, 1e-6, $"λ₂ of cut {k}");
-            Assert.AreEqual(dense.Objects[k].Score, iterative.Objects[k].Score, 1e-12, $"score {k}");
+            // Lanczos applies M through float32 sums of up to N = 576 terms: an eigenvalue moves by ≲ (N + 1)·u.
+            NumericAssert.AreClose(dense.Objects[k].Eigenvalue, iterative.Objects[k].Eigenvalue, new Tolerance(577 * Tolerance.Float32Roundoff),
+                $"λ₂ of cut {k}");
+            // The same mask on the same graph: float64 sums of up to N² terms.
+            NumericAssert.AreClose(dense.Objects[k].Score, iterative.Objects[k].Score, new Tolerance(1e-10), $"score {k}");
         }
         // The noisy objects come out nearly exactly (a stray patch may join or leave).
-        Assert.IsGreaterThan(0.9, dense.Objects[0].Mask.IntersectionOverUnion(grid.Mask(1)));
-        Assert.IsGreaterThan(0.9, dense.Objects[1].Mask.IntersectionOverUnion(grid.Mask(2)));
+        NumericAssert.IsAbove(0.9, dense.Objects[0].Mask.IntersectionOverUnion(grid.Mask(1)), "first object against the planted one");
+        NumericAssert.IsAbove(0.9, dense.Objects[1].Mask.IntersectionOverUnion(grid.Mask(2)), "second object against the planted one");
         // The third cut separates the zeroed patches of both objects from the background; its seed (ties to the lowest
         // index) lies in the first object's, which the IoU check against the previous (second) mask does not catch.
         // Subtracting earlier masks, as CutLER does, removes the repeat.
         AssertSameMask(dense.Objects[0].Mask, dense.Objects[2].Mask, "third mask repeats the first");
-        Assert.IsLessThan(dense.Objects[1].Score, dense.Objects[2].Score);
+        NumericAssert.IsBelow(dense.Objects[1].Score, dense.Objects[2].Score, "the repeat's cut is less clean");
         CollectionAssert.AreEqual(new[] { 0, 1 }, dense.Upsample(24, 24).Select(m => m.Source).ToArray());
+    }
+
+    [TestMethod]
+    public void CutLersInputSizeFindsBothPlantedObjectsWithTheIterativeSolver()
+    {
+        // CutLER's 480×480 input at patch 8 is a 60×60 grid; features as wide as CRATE-T/S (384), noisy enough
+        // (dim·noise² = 4) that within-object cosines spread around 0.2: B is a noisy block pattern. (Its speed is
+        // measured by the benchmarks, not here.)
+        var grid = new PlantedGrid(60, 60, (r, c) => r is >= 12 and < 36 && c is >= 15 and < 40 ? 1 : r >= 42 && c is >= 30 and < 52 ? 2 : 0);
+        using var scope = NewDisposeScope();
+        MaskCutResult result = MaskCut.Segment(grid.RandomCentreFeatures(384, 0.102, seed: 1), 60, 60);
+        Assert.AreEqual(FiedlerSolver.Iterative, result.Solver, "Auto picks Lanczos above 400 patches");
+        Assert.IsGreaterThanOrEqualTo(2, result.Objects.Count);
+        double[] best = new[] { 1, 2 }.Select(label => result.Objects.Max(o => o.Mask.IntersectionOverUnion(grid.Mask(label)))).ToArray();
+        NumericAssert.IsAbove(0.9, best[0], "the first planted object is found");
+        NumericAssert.IsAbove(0.9, best[1], "the second planted object is found");
     }
 
     [TestMethod]
