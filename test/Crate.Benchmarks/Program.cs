@@ -1,7 +1,8 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
-//        [--training [--epochs N] [--images N]]
-// Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory.
+//        [--training [--epochs N] [--images N]] [--data]
+// Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory,
+// or with --data the embedded datasets' generation rate.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Crate.Transforms;
@@ -10,18 +11,19 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 var device = ComputeDevice.Cpu;
-bool quick = false, training = false;
+bool quick = false, training = false, data = false;
 int epochs = 20, workingSetImages = 5000;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
     else if (args[i] == "--quick") quick = true;
     else if (args[i] == "--training") training = true;
+    else if (args[i] == "--data") data = true;
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
     else if (args[i] == "--images" && i + 1 < args.Length) workingSetImages = int.Parse(args[++i]);
     else
     {
-        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]]");
+        Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--quick] [--training [--epochs N] [--images N]] [--data]");
         return 2;
     }
 }
@@ -30,6 +32,12 @@ TimeSpan budget = TimeSpan.FromSeconds(quick ? 1 : 4);
 Console.WriteLine($"# Crate.Benchmarks — {DateTime.UtcNow:yyyy-MM-dd}, {RuntimeInformation.OSDescription}, " +
     $"{Environment.ProcessorCount} logical cores, torch threads {get_num_threads()}, device {target} ({reason})");
 Console.WriteLine();
+
+if (data)
+{
+    DataBenchmark.Run(quick);
+    return 0;
+}
 
 using var noGrad = no_grad();
 

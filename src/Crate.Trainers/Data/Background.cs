@@ -55,13 +55,23 @@ internal static class Background
         double amplitude = random.NextDouble(0.03, 0.10), period = random.NextDouble(3, 9), direction = random.NextDouble(0, Math.PI);
         double phase = random.NextDouble(0, 2 * Math.PI);
         double kx = 2 * Math.PI * Math.Cos(direction) / period, ky = 2 * Math.PI * Math.Sin(direction) / period;
+        // sin(kx·x + ky·y + φ) = sin(kx·x)·cos(ky·y + φ) + cos(kx·x)·sin(ky·y + φ): two products a pixel, no sine.
+        var sinX = new double[width];
+        var cosX = new double[width];
+        for (int x = 0; x < width; x++)
+            (sinX[x], cosX[x]) = Math.SinCos(kx * (x + 0.5));
         for (int y = 0; y < height; y++)
+        {
+            (double sinY, double cosY) = Math.SinCos(ky * (y + 0.5) + phase);
             for (int x = 0; x < width; x++)
             {
-                float change = (float)(amplitude * Math.Sin(kx * (x + 0.5) + ky * (y + 0.5) + phase));
+                float change = (float)(amplitude * (sinX[x] * cosY + cosX[x] * sinY));
                 int o = 3 * (y * width + x);
-                for (int c = 0; c < 3; c++) pixels[o + c] = Math.Clamp(pixels[o + c] + change, 0, 1);
+                pixels[o] = Math.Clamp(pixels[o] + change, 0, 1);
+                pixels[o + 1] = Math.Clamp(pixels[o + 1] + change, 0, 1);
+                pixels[o + 2] = Math.Clamp(pixels[o + 2] + change, 0, 1);
             }
+        }
     }
 
     /// <summary>Paints <paramref name="outline"/> in one flat colour: a distractor, shaped like an object but untextured.</summary>

@@ -81,6 +81,8 @@ internal sealed record ObjectGeometry(
         return painted;
     }
 
+    private static double Square(double x) => x * x;
+
     /// <summary>The point in the object's frame, in pixels: centred and turned back by the rotation.</summary>
     private (double A, double B) Local(double x, double y)
     {
@@ -113,7 +115,7 @@ internal sealed record ObjectGeometry(
         {
             ShapeTexture.Stripes => (i & 1) == 0,
             ShapeTexture.Checker => ((i + j) & 1) == 0,
-            _ => Math.Pow(a - (i + 0.5) * Cell, 2) + Math.Pow(b - (j + 0.5) * Cell, 2) > Math.Pow(0.35 * Cell, 2),
+            _ => Square(a - (i + 0.5) * Cell) + Square(b - (j + 0.5) * Cell) > Square(0.35 * Cell),
         };
         return light ? Light : Dark;
     }

@@ -28,18 +28,17 @@ public sealed class SceneDatasetTests
     }
 
     [TestMethod]
-    public void TwelveBalancedClassesOfOneObjectEachForTraining()
+    public void EightBalancedClassesOfOneObjectEachForTraining()
     {
         IReadOnlyList<string> names = SceneDataset.ClassNames(Defaults);
-        Assert.HasCount(12, names);
-        Assert.AreEqual("disc-stripes", names[0]);
-        Assert.AreEqual("square-checker", names[4]);
-        Assert.AreEqual("cross-dots", names[11]);
+        CollectionAssert.AreEqual(new[] { "disc-stripes", "disc-dots", "square-stripes", "square-dots", "triangle-stripes", "triangle-dots",
+            "cross-stripes", "cross-dots" }, names.ToArray());
+        Assert.AreEqual("square-checker", SceneDataset.ClassNames(Defaults with { Textures = [ShapeTexture.Stripes, ShapeTexture.Checker, ShapeTexture.Dots] })[4]);
         SceneSample[] images = SceneDataset.GenerateTrainingImages(Defaults).ToArray();
         foreach (SceneSample image in images)
         {
             Assert.HasCount(1, image.Objects, $"image {image.Index}");
-            Assert.AreEqual(image.Index % 12, image.ClassIndex, $"image {image.Index}: class = index mod 12");
+            Assert.AreEqual(image.Index % 8, image.ClassIndex, $"image {image.Index}: class = index mod 8");
             Assert.AreEqual(names[image.ClassIndex], image.Label);
             (int x, int y, int w, int h) = image.Objects[0].Box;
             // Untouched border rows and columns prove nothing was clipped.
@@ -56,7 +55,8 @@ public sealed class SceneDatasetTests
         var a = new ObjectGeometry(ShapeFamily.Square, ShapeTexture.Checker, 20.2, 20.3, 8 * Math.Sqrt(2), 0, 4, (1, 1, 1), (0.25f, 0.25f, 0.25f));
         var b = new ObjectGeometry(ShapeFamily.Square, ShapeTexture.Stripes, 30.1, 26.4, 6 * Math.Sqrt(2), 0, 4, (1, 0, 0), (0.25f, 0, 0));
         SplitMix64 painting = new(3);
-        SceneSample scene = SceneDataset.Render(Defaults, 0, [(4, a), (3, b)], ref painting);
+        SceneDatasetOptions threeTextures = Defaults with { Textures = [ShapeTexture.Stripes, ShapeTexture.Checker, ShapeTexture.Dots] };
+        SceneSample scene = SceneDataset.Render(threeTextures, 0, [(4, a), (3, b)], ref painting);
         for (int y = 0; y < 48; y++)
             for (int x = 0; x < 48; x++)
             {
