@@ -10,6 +10,7 @@
 //   --coco [--images N] [--directory D]     COCO evaluation at val2017's scale against parsing the same files
 //   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
 //   --streaming [--images N]                N rows through every network transform: working set
+//   --data                                  the embedded datasets' generation rate
 // Prints Markdown tables for the docs.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -19,9 +20,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
-    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N]] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --data] " +
     "[--device cpu|cuda|auto] [--quick]";
-string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming"];
+string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--data"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
 string? mode = null, readout = null;
@@ -54,6 +55,9 @@ for (int i = 0; i < args.Length; i++)
 }
 switch (mode)
 {
+    case "--data":
+        DataBenchmark.Run(quick);
+        return 0;
     case "--segmentation-evaluation":
         SegmentationEvaluationBenchmark.Run(images ?? 5000);
         return 0;
