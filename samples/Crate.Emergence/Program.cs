@@ -27,6 +27,9 @@ var depth = new Option<int?>("--depth") { Description = "Layers [default: 4]." }
 var heads = new Option<int?>("--heads") { Description = "Heads K (head width d / K) [default: 4]." };
 var patch = new Option<int?>("--patch") { Description = "Patch side in pixels [default: 4]." };
 var imageSize = new Option<int?>("--image-size") { Description = "Side of the embedded images in pixels [default: 48]." };
+var radius = new Option<double[]>("--radius") { Description = "Object radius range in pixels, LOW HIGH [default: 10 18].", AllowMultipleArgumentsPerToken = true };
+var shapes = new Option<Crate.Trainers.Data.ShapeFamily[]>("--shapes") { Description = "Object outlines [default: Disc Square Triangle Cross].", AllowMultipleArgumentsPerToken = true };
+var textures = new Option<Crate.Trainers.Data.ShapeTexture[]>("--textures") { Description = "Object textures [default: Stripes Dots]; classes are outline × texture.", AllowMultipleArgumentsPerToken = true };
 var crops = new Option<bool>("--crops") { Description = "RandomResizedCrop (scale ≥ 0.35) on training images [default: off]." };
 var testImages = new Option<int?>("--test-images") { Description = "Held-out images for accuracy [default: 600; --quick: 200]." };
 var scenes = new Option<int?>("--scenes") { Description = "Evaluation scenes [default: 200; --quick: 60]." };
@@ -56,11 +59,26 @@ var root = new RootCommand("""
     """)
 {
     quick, output, seeds, variants, epochsEval, epochs, trainImages, learningRate, optimizer, weightDecay, warmup, batchSize, dim, depth, heads,
-    patch, imageSize, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
+    patch, imageSize, radius, shapes, textures, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
     inputSize, maxImages, layers, plain,
 };
 
 root.SetAction(parsed =>
+{
+    try
+    {
+        return Execute(parsed);
+    }
+    catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or Crate.Transforms.Checkpoints.CheckpointMismatchException)
+    {
+        // Bad input (a missing file, a wrong option, a corrupt dataset) is the user's to fix: the message names it.
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+});
+return root.Parse(args).Invoke();
+
+int Execute(ParseResult parsed)
 {
     if (parsed.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(n);
     string directory = parsed.GetValue(output)!.FullName;
@@ -108,13 +126,19 @@ root.SetAction(parsed =>
         };
         recipe = recipe with { HeadDim = recipe.EmbeddingDim / recipe.Heads };
         int side = parsed.GetValue(imageSize) ?? settings.Data.ImageHeight;
+        Crate.Trainers.Data.SceneDatasetOptions sceneData = settings.Data with { ImageHeight = side, ImageWidth = side };
+        if (parsed.GetValue(radius) is { Length: > 0 } r)
+            sceneData = r.Length == 2 ? sceneData with { ObjectRadius = (r[0], r[1]) } : throw new ArgumentException("--radius takes two numbers: LOW HIGH.");
+        if (parsed.GetValue(shapes) is { Length: > 0 } outlines) sceneData = sceneData with { Shapes = outlines };
+        if (parsed.GetValue(textures) is { Length: > 0 } fills) sceneData = sceneData with { Textures = fills };
+        sceneData.Validate();
         settings = settings with
         {
             Recipe = recipe,
             Seeds = parsed.GetValue(seeds) is { Length: > 0 } s ? s : settings.Seeds,
             Variants = parsed.GetValue(variants) is { Length: > 0 } v
                 ? v.Select(name => Enum.Parse<Crate.Transforms.Network.CrateVariant>(name, ignoreCase: true)).ToArray() : settings.Variants,
-            Data = settings.Data with { ImageHeight = side, ImageWidth = side },
+            Data = sceneData,
             TestImages = parsed.GetValue(testImages) ?? settings.TestImages,
             EvaluationScenes = parsed.GetValue(scenes) ?? settings.EvaluationScenes,
             PictureImages = parsed.GetValue(pictures) ?? settings.PictureImages,
@@ -127,8 +151,7 @@ root.SetAction(parsed =>
     Console.WriteLine($"Report: {Path.Combine(directory, ReportWriter.ReportFile)} ({result.WallSeconds / 60:F1} min wall, {result.CpuSeconds / 60:F1} min CPU)");
     foreach (string line in ReportWriter.Orderings(ModelSummary.Summarise(result.Models), result.ChanceAccuracy)) Console.WriteLine("- " + line.Replace("**", ""));
     return 0;
-});
-return root.Parse(args).Invoke();
+}
 
 // Live bars on an interactive console, plain lines otherwise (or when asked).
 static ExperimentResult Run(bool plain, Func<IExperimentProgress, ExperimentResult> work)

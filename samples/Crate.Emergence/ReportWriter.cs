@@ -89,8 +89,8 @@ public static class ReportWriter
         }
         md.AppendLine();
 
-        int lastLayer = models[0].LastLayer.Layer + 1;
-        md.AppendLine($"## Table 1: MaskCut on {result.Title} (last measured layer, {lastLayer})").AppendLine();
+        string lastLayer = models.Select(m => m.LastLayer.Layer).Distinct().Count() == 1 ? $"layer {models[0].LastLayer.Layer + 1}" : "each model's";
+        md.AppendLine($"## Table 1: MaskCut on {result.Title} (last measured layer: {lastLayer})").AppendLine();
         md.AppendLine("Class-agnostic COCO AP of MaskCut's boxes (detection) and masks (segmentation), as the paper's Table 1.").AppendLine();
         md.AppendLine("| Model | Train | Detection AP50 | AP75 | AP | Segmentation AP50 | AP75 | AP |");
         md.AppendLine("|---|---|---|---|---|---|---|---|");
@@ -102,7 +102,7 @@ public static class ReportWriter
         }
         md.AppendLine();
 
-        md.AppendLine($"## Table 2: the variants (last measured layer, {lastLayer})").AppendLine();
+        md.AppendLine($"## Table 2: the variants (last measured layer: {lastLayer})").AppendLine();
         md.AppendLine("As the paper's Table 2: MaskCut detection AP, and coarse segmentation from [CLS] attention by eq. 13–14 (best head per class); " +
             "beside it the merged top-P mask's IoU with all objects and its VOC devkit mIoU (background/foreground).").AppendLine();
         md.AppendLine("| Model | Attention | Nonlinearity | Detection AP50 | AP75 | AP | Seg. mIoU (eq. 13-14) | merged mask IoU | merged mask VOC mIoU |");
@@ -117,20 +117,22 @@ public static class ReportWriter
 
         md.AppendLine("## By layer (Figure 6)").AppendLine();
         md.AppendLine($"![Metrics by layer]({figures.Layers})").AppendLine();
-        int[] layers = models[0].Layers.Select(l => l.Layer).ToArray();
+        // Models of different depths share the table: a layer a model does not have (or was not measured) is "–".
+        int[] layers = models.SelectMany(m => m.Layers.Select(l => l.Layer)).Distinct().Order().ToArray();
         foreach (Metric metric in Metrics.All)
         {
             md.AppendLine($"**{Metrics.Title(metric)}**").AppendLine();
             md.AppendLine("| Model | " + string.Join(" | ", layers.Select(l => $"layer {l + 1}")) + " |");
             md.AppendLine("|---|" + string.Concat(layers.Select(_ => "---|")));
             foreach (ModelSummary m in models)
-                md.AppendLine($"| {m.Model} | " + string.Join(" | ", m.Layers.Select(l => l.Metrics[metric].ToPercent())) + " |");
+                md.AppendLine($"| {m.Model} | " + string.Join(" | ",
+                    layers.Select(l => m.Layers.FirstOrDefault(x => x.Layer == l)?.Metrics[metric].ToPercent() ?? "–")) + " |");
             md.AppendLine();
         }
 
         if (figures.Epochs is string epochFigure && models.Any(m => m.Epochs.Count > 0))
         {
-            md.AppendLine($"## By epoch (Figure 10), layer {lastLayer}").AppendLine();
+            md.AppendLine($"## By epoch (Figure 10), last measured layer: {lastLayer}").AppendLine();
             md.AppendLine($"![Metrics by epoch]({epochFigure})").AppendLine();
             md.AppendLine("| Model | epoch | test accuracy | " + string.Join(" | ", Metrics.Plotted.Select(Metrics.Title)) + " |");
             md.AppendLine("|---|---|---|" + string.Concat(Metrics.Plotted.Select(_ => "---|")));
