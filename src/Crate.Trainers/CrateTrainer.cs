@@ -128,7 +128,11 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
         torch.manual_seed(options.Seed);
         CrateArchitecture wanted = options.ToArchitecture(classCount);
         if (options.InitialWeightsPath is not string path)
-            return new CrateModel(wanted);
+        {
+            var fresh = new CrateModel(wanted);
+            NetworkInitialization.Apply(fresh, options.Initialization);
+            return fresh;
+        }
         CrateModel loaded = IsSafeTensors(path)
             ? CrateModelFile.Load(path)
             : CrateCheckpointImporter.Import(path, new CheckpointImportOptions

@@ -1,6 +1,7 @@
 // Forward-pass speed of CRATE against the machine's own matrix-product rate, measured in the same process.
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [--device cpu|cuda|auto] [--quick]
 //        [--training [--epochs N] [--images N]] [--data]
+//        or: --plateau key=value ... | --plateau-probe key=value ... (docs/emergence.md; see PlateauStudy.cs)
 // Prints Markdown tables for docs/performance.md: forward speed, or with --training the trainer's speed and memory,
 // or with --data the embedded datasets' generation rate.
 using System.Diagnostics;
@@ -9,6 +10,9 @@ using Crate.Transforms;
 using Crate.Transforms.Network;
 using TorchSharp;
 using static TorchSharp.torch;
+
+if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
+    return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
 
 var device = ComputeDevice.Cpu;
 bool quick = false, training = false, data = false;
