@@ -15,14 +15,14 @@ using static TorchSharp.torch;
 /// key=value settings, printing each epoch's training loss, training accuracy and held-out accuracy; or with
 /// --plateau-probe, a hand-written training loop that prints, at chosen steps, each block's gradient norm on a
 /// fixed probe batch and where the [CLS] token attends (its attention on the object's patches against their share).
-/// Defaults are the recipe on SceneDataset's default training images: d 64, 4 layers of 4 heads, patch 4 at
-/// 48×48, AdamW 2e-3, one warm-up epoch, per-epoch cosine, batch 64, label smoothing 0.1, no crop, flip, 3,000
+/// Defaults are the recipe on SceneDataset's default training images: d 64 (width), 4 layers (depth) of 4
+/// heads of 16 (heads, headdim), patch 4 at 48×48 (size; radius=LOW,HIGH for the objects), AdamW 2e-3, one warm-up epoch, per-epoch cosine, batch 64, label smoothing 0.1, no crop, flip, 3,000
 /// images, 6 epochs, 600 held-out images (another seed).
 /// </summary>
 internal static class PlateauStudy
 {
     private const string Keys = "variant seed images test epochs batch optimizer lr wd warmup schedule smoothing crop minscale flip " +
-        "initialization u d pos head threads";
+        "initialization u d pos head threads size radius width depth heads headdim patch";
 
     public static int Run(string[] settings, bool probe)
     {
@@ -40,10 +40,14 @@ internal static class PlateauStudy
         }
         string Get(string key, string fallback) => s.TryGetValue(key, out string? v) ? v : fallback;
         torch.set_num_threads(int.Parse(Get("threads", "1")));
-        var data = new SceneDatasetOptions { Count = int.Parse(Get("images", "3000")), Seed = 1 };
+        int size = int.Parse(Get("size", "48"));
+        var data = new SceneDatasetOptions { Count = int.Parse(Get("images", "3000")), Seed = 1, ImageWidth = size, ImageHeight = size };
+        if (s.TryGetValue("radius", out string? radius))
+            data = data with { ObjectRadius = (double.Parse(radius.Split(',')[0]), double.Parse(radius.Split(',')[1])) };
         var options = new CrateTrainerOptions
         {
-            ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 4,
+            ModelSize = CrateModelSize.Custom, EmbeddingDim = int.Parse(Get("width", "64")), Depth = int.Parse(Get("depth", "4")),
+            Heads = int.Parse(Get("heads", "4")), HeadDim = int.Parse(Get("headdim", "16")), PatchSize = int.Parse(Get("patch", "4")),
             ImageHeight = data.ImageHeight, ImageWidth = data.ImageWidth, Variant = Enum.Parse<CrateVariant>(Get("variant", "Crate"), true),
             Seed = int.Parse(Get("seed", "0")), Epochs = int.Parse(Get("epochs", "6")), BatchSize = int.Parse(Get("batch", "64")),
             Optimizer = Enum.Parse<CrateOptimizerKind>(Get("optimizer", "AdamW"), true), LearningRate = double.Parse(Get("lr", "2e-3")),
@@ -70,9 +74,10 @@ internal static class PlateauStudy
     }
 
     /// <summary>
-    /// Component initialisations tried on the way (applied to the reference initialisation of the same seed and
-    /// handed to the trainer as initial weights): u=orthogonal|scale:X (MSSA bases), d=orthogonal (ISTA
-    /// dictionaries), pos=STD (positional embedding), head=zero (classifier). Null when none is asked for.
+    /// Component initialisations tried on the way, applied to the reference initialisation of the same seed and
+    /// handed to the trainer as initial weights: u=orthogonal | u=orthogonal:X | u=scale:X (MSSA bases: orthogonal,
+    /// orthogonal then times X, or the reference draw times X), d=orthogonal (ISTA dictionaries), pos=X (the standard
+    /// normal positional embedding times X), head=zero (the classifier's weight and bias). Null when none is asked for.
     /// </summary>
     private static string? InitialWeights(Dictionary<string, string> s, CrateTrainerOptions options, int classCount)
     {
@@ -84,11 +89,12 @@ internal static class PlateauStudy
             {
                 if (name.EndsWith("subspace_bases.weight") && s.TryGetValue("u", out string? u))
                 {
-                    if (u == "orthogonal") nn.init.orthogonal_(p);
-                    else p.mul_(double.Parse(u["scale:".Length..]));
+                    string[] parts = u.Split(':');
+                    if (parts[0] == "orthogonal") nn.init.orthogonal_(p);
+                    if (parts.Length > 1) p.mul_(double.Parse(parts[1]));
                 }
                 if (name.EndsWith("feedforward.dictionary") && s.GetValueOrDefault("d") == "orthogonal") nn.init.orthogonal_(p);
-                if (name == "pos_embedding" && s.TryGetValue("pos", out string? std)) nn.init.normal_(p, 0, double.Parse(std));
+                if (name == "pos_embedding" && s.TryGetValue("pos", out string? scale)) p.mul_(double.Parse(scale));
                 if (name.StartsWith("head.", StringComparison.Ordinal) && s.GetValueOrDefault("head") == "zero") p.zero_();
             }
         string path = Path.Combine(Path.GetTempPath(), $"crate-plateau-{Guid.NewGuid():N}.safetensors");
