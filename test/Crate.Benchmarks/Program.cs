@@ -11,6 +11,7 @@
 //   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
 //   --streaming [--images N]                N rows through every network transform: working set
 //   --data                                  the embedded datasets' generation rate
+//   --plateau key=value ... | --plateau-probe key=value ...   training-recipe study (PlateauStudy.cs, docs/emergence.md)
 // Prints Markdown tables for the docs.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -18,6 +19,9 @@ using Crate.Transforms;
 using Crate.Transforms.Network;
 using TorchSharp;
 using static TorchSharp.torch;
+
+if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
+    return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
 
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
     "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --data] " +
