@@ -50,7 +50,7 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
             rows.Add(pictures.Images.Select((image, i) => Tile(SegmentationPictures.MaskOverlay(image, masks[i], type.Dimensions[0], type.Dimensions[1], 0.45f, Scale(image)))).ToArray());
             labels.Add($"{model.Name} mask");
         }
-        return Grid(file, $"[CLS] attention at the penultimate layer: each model's best head (eq. 13), and its merged top-{measurement.Fraction:P0} mask",
+        return Grid(file, $"Penultimate layer: [CLS] attention (best head) and top-{measurement.Fraction:P0} mask",
             labels, pictures.Captions, rows);
     }
 
