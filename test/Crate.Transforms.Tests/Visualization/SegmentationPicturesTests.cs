@@ -81,5 +81,15 @@ public sealed class SegmentationPicturesTests
         Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(picture, 1, 3), "left edge of the box");
         Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(picture, 6, 5), "bottom-right corner of the box");
         Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(picture, 3, 3), "inside the box, outside the mask");
+        // Scaled by 3: the box (1, 1, 6, 5) covers canvas columns 3…20 and rows 3…17; the one-pixel mask is the 3×3 block
+        // at columns 12…14, rows 9…11, outlined at its border and tinted at its centre: 0.55·128/255 + 0.45·(0.9, 0.1, 0.1) → (174, 82, 82).
+        using MLImage large = SegmentationPictures.MasksWithBoxes(Grey(), [mask], [(1, 1, 6, 5)], scale: 3);
+        Assert.AreEqual(24, large.Width);
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(large, 3, 10), "left edge of the scaled box");
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(large, 20, 17), "bottom-right corner of the scaled box");
+        Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(large, 4, 10), "just inside the scaled box");
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(large, 12, 9), "the mask block's outline");
+        Assert.AreEqual(((byte)174, (byte)82, (byte)82), Pixel(large, 13, 10), "the mask block's tinted centre");
+        Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(large, 15, 10), "beside the mask block");
     }
 }
