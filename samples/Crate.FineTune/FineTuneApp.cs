@@ -211,7 +211,7 @@ public static class FineTuneApp
         // The default classes (disc and cross × stripes and dots), at patch 8: the quickstart's recipe.
         var data = new ShapesDatasetOptions { Count = settings.PretrainImages, Seed = 1 };
         CrateTrainerOptions options = SmallCrate.Options(settings.PretrainEpochs, patchSize: 8, settings.Device);
-        console.WriteLine($"No --model: pretraining a small CRATE for {settings.PretrainEpochs} epochs on {settings.PretrainImages} embedded images " +
+        console.WriteLine($"No --model: pretraining a small CRATE for {settings.PretrainEpochs} epoch(s) on {settings.PretrainImages} embedded images " +
             $"of {string.Join(", ", ShapesDataset.ClassNames(data))}.");
         using TransformerChain<CrateClassifierTransformer> trained = ConsoleTraining.Train(console, "Pretraining", options,
             () => context.Transforms.Conversion.MapValueToKey("Label")

@@ -21,6 +21,7 @@ var device = ComputeDevice.Auto;
 int epochs = 16, trainCount = 4000, testCount = 600;
 string output = Path.GetFullPath("crate-quickstart-output");
 string? scoreModel = null;
+const string Usage = "Usage: [--device cpu|cuda|auto] [--epochs N] [--train N] [--test N] [--output DIR], or --score MODEL.zip [--test N]";
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -32,8 +33,11 @@ for (int i = 0; i < args.Length; i++)
         case "--test": testCount = int.Parse(Next()); break;
         case "--output": output = Path.GetFullPath(Next()); break;
         case "--score": scoreModel = Path.GetFullPath(Next()); break;
+        case "--help" or "-h" or "-?":
+            Console.WriteLine(Usage);
+            return 0;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--epochs N] [--train N] [--test N] [--output DIR]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. {Usage}");
             return 2;
     }
 }

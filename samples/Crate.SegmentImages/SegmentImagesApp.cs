@@ -178,7 +178,7 @@ public static class SegmentImagesApp
         // (8×8) is fine enough to follow an outline, and a centred guess is not the answer.
         var data = new ShapesDatasetOptions { Count = settings.TrainImages, Seed = 1, Scale = EmbeddedScale };
         CrateTrainerOptions options = SmallCrate.Options(settings.Epochs, patchSize: 4, settings.Device);
-        console.WriteLine($"No --model: training a small CRATE (patch 4) for {settings.Epochs} epochs on {settings.TrainImages} embedded images " +
+        console.WriteLine($"No --model: training a small CRATE (patch 4) for {settings.Epochs} epoch(s) on {settings.TrainImages} embedded images " +
             $"of {string.Join(", ", ShapesDataset.ClassNames(data))}.");
         using TransformerChain<CrateClassifierTransformer> trained = ConsoleTraining.Train(console, "Training", options,
             () => context.Transforms.Conversion.MapValueToKey("Label")

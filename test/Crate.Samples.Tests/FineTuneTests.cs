@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Crate.Samples.FineTune;
 using Crate.Samples.SegmentImages;
+using Crate.Testing;
 using Crate.Trainers.Data;
 using Crate.Transforms.Checkpoints;
 
@@ -54,7 +55,7 @@ public sealed partial class FineTuneTests
         foreach (long[] truth in metrics.ConfusionMatrix)
             Assert.AreEqual(2L, truth.Sum(), "each class's 2 validation images, each counted once");
         long correct = Enumerable.Range(0, 4).Sum(c => metrics.ConfusionMatrix[c][c]);
-        Assert.AreEqual(correct / 8.0, metrics.MicroAccuracy, 1e-12, "accuracy is the diagonal's share");
+        NumericAssert.AreClose(correct / 8.0, metrics.MicroAccuracy, new Tolerance(1e-12), "accuracy is the diagonal's share");
 
         string pipeline = In("out", "fine-tuned.zip");
         Assert.AreEqual(CrateNetworkFileFormat.PipelineFile, CrateNetworkFile.DetectFormat(pipeline));

@@ -1,4 +1,5 @@
 using Crate.Samples.SegmentImages;
+using Crate.Testing;
 using Crate.Trainers.Data;
 using Crate.Transforms.Checkpoints;
 using Crate.Transforms.Evaluation;
@@ -24,13 +25,6 @@ public sealed class SegmentImagesTests
     public void DeleteDirectory() => Directory.Delete(directory, recursive: true);
 
     private string In(params string[] parts) => Path.Combine([directory, .. parts]);
-
-    private static (byte R, byte G, byte B) Pixel(MLImage image, int x, int y)
-    {
-        ReadOnlySpan<byte> p = image.Pixels;
-        int o = 4 * (y * image.Width + x);
-        return image.PixelFormat == MLPixelFormat.Bgra32 ? (p[o + 2], p[o + 1], p[o]) : (p[o], p[o + 1], p[o + 2]);
-    }
 
     [TestMethod]
     public void AnAuthorsCheckpointSegmentsAFolderIntoPicturesAndCocoResults()
@@ -80,8 +74,8 @@ public sealed class SegmentImagesTests
             using MLImage boxes = MLImage.CreateFromFile(In("out", "maskcut", file));
             CocoBox last = found[^1].Box!.Value;
             (byte, byte, byte)[] palette = [(230, 26, 26), (26, 153, 242)];
-            Assert.AreEqual(palette[found.Length - 1], Pixel(boxes, (int)last.X * 8, (int)last.Y * 8), $"{file}: top-left corner of the last box");
-            Assert.AreEqual(palette[found.Length - 1], Pixel(boxes, (int)(last.X + last.Width) * 8 - 1, (int)(last.Y + last.Height) * 8 - 1),
+            Assert.AreEqual(palette[found.Length - 1], PicturePixels.At(boxes, (int)last.X * 8, (int)last.Y * 8), $"{file}: top-left corner of the last box");
+            Assert.AreEqual(palette[found.Length - 1], PicturePixels.At(boxes, (int)(last.X + last.Width) * 8 - 1, (int)(last.Y + last.Height) * 8 - 1),
                 $"{file}: bottom-right corner of the last box");
         }
     }

@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Visualization;
 using Microsoft.ML.Data;
@@ -10,12 +11,7 @@ public sealed class SegmentationPicturesTests
     // An 8×8 mid-grey image.
     private static ImagePixels Grey() => new(8, 8, Enumerable.Repeat(0.5f, 3 * 64).ToArray());
 
-    private static (byte R, byte G, byte B) Pixel(MLImage image, int x, int y)
-    {
-        ReadOnlySpan<byte> p = image.Pixels;
-        int o = 4 * (y * image.Width + x);
-        return image.PixelFormat == MLPixelFormat.Bgra32 ? (p[o + 2], p[o + 1], p[o]) : (p[o], p[o + 1], p[o + 2]);
-    }
+    private static (byte R, byte G, byte B) Pixel(MLImage image, int x, int y) => PicturePixels.At(image, x, y);
 
     [TestMethod]
     public void PcaMapPaintsEachPatchItsColourAndSurvivesPng()
