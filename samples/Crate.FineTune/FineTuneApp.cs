@@ -123,11 +123,12 @@ public static class FineTuneApp
         (IDataView train, IDataView held, string how) = settings.Validation is DirectoryInfo folder
             ? (all, context.Data.LoadClassificationFolder(folder.FullName), $"the folder {folder.FullName}")
             : Split(context, all, settings.ValidationFraction, settings.Seed);
-        string[] classes = Labels(train).Distinct().Order(StringComparer.Ordinal).ToArray();
+        string[] trainLabels = Labels(train);
+        string[] classes = trainLabels.Distinct().Order(StringComparer.Ordinal).ToArray();
         string[] validationLabels = Labels(held);
         string? unknown = validationLabels.FirstOrDefault(l => Array.BinarySearch(classes, l, StringComparer.Ordinal) < 0);
         if (unknown is not null) throw new InvalidDataException($"The validation images have class '{unknown}', which the training images lack.");
-        console.WriteLine($"{Labels(train).Length} training and {validationLabels.Length} validation images ({how}) of {classes.Length} classes: {string.Join(", ", classes)}.");
+        console.WriteLine($"{trainLabels.Length} training and {validationLabels.Length} validation images ({how}) of {classes.Length} classes: {string.Join(", ", classes)}.");
 
         // The label keys in class-name order, the same for training, validation and the saved pipeline.
         var toKeys = context.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue);

@@ -152,13 +152,15 @@ public static class SegmentImagesApp
                         found.Select(o => ((int)o.X0, (int)o.Y0, (int)(o.X1 - o.X0) + 1, (int)(o.Y1 - o.Y0) + 1)).ToList(), scale: scale), output, "maskcut", row.Name);
                     detections.AddRange(CocoDetections.FromMasks(id, found.Select(o => o.Mask).ToList(), found.Select(o => (double)o.Score).ToList()));
                     cocoImages.Add(new CocoImage(id, pixels.Width, pixels.Height, file));
-                    summary.AddRow(Markup.Escape(file), id.ToString(CultureInfo.InvariantCulture), $"{pixels.Width}×{pixels.Height}",
-                        found.Count.ToString(CultureInfo.InvariantCulture), string.Join(" ", found.Select(o => o.Score.ToString("F2", CultureInfo.InvariantCulture))));
+                    if (index < SummaryRows)
+                        summary.AddRow(Markup.Escape(file), id.ToString(CultureInfo.InvariantCulture), $"{pixels.Width}×{pixels.Height}",
+                            found.Count.ToString(CultureInfo.InvariantCulture), string.Join(" ", found.Select(o => o.Score.ToString("F2", CultureInfo.InvariantCulture))));
                     task.Increment(1);
                     index++;
                 }
             });
         console.Write(summary);
+        if (files.Length > SummaryRows) console.WriteLine($"… and {files.Length - SummaryRows} more images.");
 
         // The image list the results refer to, in COCO's format: results and list load together in pycocotools or
         // CocoResultsFile.Read, and the list is what --image-ids takes back.
@@ -191,6 +193,9 @@ public static class SegmentImagesApp
     }
 
     private static readonly (double Low, double High) EmbeddedScale = (0.35, 0.55);
+
+    // Rows of the closing table; the pictures and the results file have every image.
+    private const int SummaryRows = 20;
 
     private static string WriteEmbeddedImages(IAnsiConsole console, int count, string output)
     {
