@@ -67,20 +67,21 @@ public static class SegmentationPictures
         return canvas.ToImage();
     }
 
-    /// <summary>Instance masks (each H·W at the image's size) tinted in distinct colours, with their boxes (x, y, w, h).</summary>
+    /// <summary>Instance masks (each H·W at the image's size) tinted in distinct colours, with their boxes (x, y, w, h, in
+    /// image pixels; drawn around the pixels' blocks when <paramref name="scale"/> enlarges the picture).</summary>
     public static MLImage MasksWithBoxes(ImagePixels image, IReadOnlyList<bool[]> masks, IReadOnlyList<(int X, int Y, int Width, int Height)> boxes,
-        float opacity = 0.45f)
+        float opacity = 0.45f, int scale = 1)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(masks);
         ArgumentNullException.ThrowIfNull(boxes);
         if (masks.Count != boxes.Count) throw new ArgumentException($"{masks.Count} masks but {boxes.Count} boxes.", nameof(boxes));
-        Canvas canvas = Canvas.Of(image);
+        Canvas canvas = Canvas.Of(image, scale);
         for (int i = 0; i < masks.Count; i++)
         {
             (float R, float G, float B) colour = Palette[i % Palette.Length];
             DrawMask(canvas, masks[i], image.Height, image.Width, colour, opacity);
-            canvas.Rectangle(boxes[i].X, boxes[i].Y, boxes[i].Width, boxes[i].Height, colour);
+            canvas.Rectangle(boxes[i].X * scale, boxes[i].Y * scale, boxes[i].Width * scale, boxes[i].Height * scale, colour);
         }
         return canvas.ToImage();
     }
