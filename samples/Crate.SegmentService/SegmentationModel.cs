@@ -57,21 +57,10 @@ public sealed class SegmentationModel : IDisposable
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         var context = new MLContext(seed: 0);
+        ITransformer pipeline;
         string path, source;
-        bool trained = string.IsNullOrWhiteSpace(options.ModelPath);
-        if (trained)
-        {
-            DefaultModelOptions defaults = options.DefaultModel;
-            path = Path.Combine(Path.GetTempPath(), $"crate-segment-service-default-{Guid.NewGuid():N}.zip");
-            logger.LogInformation(
-                "No {Section}:ModelPath configured: training the default model (a small CRATE on {Images} images of the embedded shapes dataset, {Epochs} epochs).",
-                SegmentationServiceOptions.Section, defaults.TrainingImages, defaults.Epochs);
-            var clock = Stopwatch.StartNew();
-            double accuracy = DefaultModel.Train(context, defaults, path);
-            source = $"default model trained at startup on {defaults.TrainingImages} images of the embedded shapes dataset " +
-                $"({defaults.Epochs} epochs, held-out accuracy {accuracy:P1})";
-            logger.LogInformation("Trained the default model in {Seconds:F1} s; held-out accuracy {Accuracy:P1}.", clock.Elapsed.TotalSeconds, accuracy);
-        }
+        if (string.IsNullOrWhiteSpace(options.ModelPath))
+            (pipeline, path, source) = LoadDefault(context, options.DefaultModel, logger);
         else
         {
             path = Path.GetFullPath(options.ModelPath!);
@@ -81,16 +70,7 @@ public sealed class SegmentationModel : IDisposable
                     "Write one with `dotnet run --project samples/Crate.SegmentService -- make-model --output model.zip`, " +
                     "or leave the setting empty to train the default model at startup.", path);
             source = path;
-        }
-
-        ITransformer pipeline;
-        try
-        {
             pipeline = CratePipelineFile.Load(context, path, out _);
-        }
-        finally
-        {
-            if (trained) File.Delete(path);
         }
         try
         {
@@ -107,6 +87,47 @@ public sealed class SegmentationModel : IDisposable
         {
             (pipeline as IDisposable)?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The default model: loaded from the cache when an earlier start trained it with the same settings, otherwise
+    /// trained now and written to the cache (or to a temporary file when caching is off).
+    /// </summary>
+    private static (ITransformer Pipeline, string Path, string Source) LoadDefault(MLContext context, DefaultModelOptions options, ILogger logger)
+    {
+        string? cached = DefaultModel.CachePath(options);
+        if (cached is not null && File.Exists(cached))
+        {
+            try
+            {
+                ITransformer loaded = CratePipelineFile.Load(context, cached, out _);
+                logger.LogInformation("No {Section}:ModelPath configured: serving the default model trained by an earlier start, {Path}.",
+                    SegmentationServiceOptions.Section, cached);
+                return (loaded, cached, $"default model ({options.TrainingImages} shapes images, {options.Epochs} epochs), cached at {cached}");
+            }
+            catch (InvalidDataException e)
+            {
+                logger.LogWarning("The cached default model {Path} cannot be read ({Problem}); training it again.", cached, e.Message);
+            }
+        }
+        string path = cached ?? Path.Combine(Path.GetTempPath(), $"crate-segment-service-default-{Guid.NewGuid():N}.zip");
+        logger.LogInformation(
+            "No {Section}:ModelPath configured: training the default model (a small CRATE on {Images} images of the embedded shapes dataset, {Epochs} epochs).",
+            SegmentationServiceOptions.Section, options.TrainingImages, options.Epochs);
+        var clock = Stopwatch.StartNew();
+        if (cached is not null) Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
+        double accuracy = DefaultModel.Train(context, options, path);
+        logger.LogInformation("Trained the default model in {Seconds:F1} s; held-out accuracy {Accuracy:P1}{Cache}.",
+            clock.Elapsed.TotalSeconds, accuracy, cached is null ? "" : $"; cached at {cached} for the next start");
+        try
+        {
+            return (CratePipelineFile.Load(context, path, out _), path,
+                $"default model trained at startup on {options.TrainingImages} shapes images ({options.Epochs} epochs, held-out accuracy {accuracy:P1})");
+        }
+        finally
+        {
+            if (cached is null) File.Delete(path);
         }
     }
 

@@ -58,22 +58,27 @@ public sealed class SegmentationServiceOptions
 /// <summary>
 /// The model the service trains at startup when no model file is configured: a small CRATE classifier of the
 /// embedded shapes dataset (32×32 images, outline × texture classes) with MaskCut on its last layer. With the
-/// defaults it trains in seconds on two CPU cores.
+/// defaults it trains in about 25 s of CPU time (80 % held-out accuracy) and is cached for later starts.
 /// </summary>
 public sealed class DefaultModelOptions
 {
-    /// <summary>Training images drawn from the embedded dataset. Default 1500.</summary>
-    public int TrainingImages { get; set; } = 1500;
+    /// <summary>Training images drawn from the embedded dataset. Default 2000.</summary>
+    public int TrainingImages { get; set; } = 2000;
 
     /// <summary>Training epochs. Default 8.</summary>
     public int Epochs { get; set; } = 8;
 
-    /// <summary>The side, in pixels, that MaskCut resizes images to (a multiple of the patch size 4, so 64 gives a 16×16
-    /// grid of patches). Default 64.</summary>
-    public int MaskCutImageSide { get; set; } = 64;
+    /// <summary>The side, in pixels, that MaskCut resizes images to (a multiple of the patch size 8: 96 gives a 12×12
+    /// grid of patches, the network's positions interpolated from its 4×4 training grid). Default 96.</summary>
+    public int MaskCutImageSide { get; set; } = 96;
 
     /// <summary>The seed of the dataset and of the training. Default 0.</summary>
     public int Seed { get; set; }
+
+    /// <summary>Where the trained model is kept, so that later starts with the same settings load it instead of
+    /// training again (training is deterministic); empty to train at every start. Default: a folder
+    /// "crate-segment-service" in the system's temporary directory.</summary>
+    public string? CacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "crate-segment-service");
 
     internal void Validate()
     {

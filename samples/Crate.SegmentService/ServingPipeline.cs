@@ -1,3 +1,6 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
 using Crate.Trainers;
 using Crate.Trainers.Data;
 using Crate.Transforms;
@@ -84,8 +87,10 @@ public static class ServingPipeline
 }
 
 /// <summary>
-/// The model trained when none is configured: a small CRATE (d 32, 3 layers of 4 heads, patch 4) classifying the
-/// embedded shapes dataset's 32×32 images, followed by MaskCut on its last layer at <see cref="DefaultModelOptions.MaskCutImageSide"/>.
+/// The model trained when none is configured: a small CRATE (d 64, 4 layers of 4 heads, patch 8, the Quickstart's)
+/// classifying the embedded shapes dataset's 32×32 images, followed by MaskCut on its last layer at
+/// <see cref="DefaultModelOptions.MaskCutImageSide"/>. Training is deterministic (private generators), so a model
+/// trained once for some settings can be kept and reused (<see cref="CachePath"/>).
 /// </summary>
 public static class DefaultModel
 {
@@ -95,6 +100,18 @@ public static class DefaultModel
     /// <summary>The default network's training image side.</summary>
     public const int ImageSide = 32;
 
+    /// <summary>Where the model trained with <paramref name="options"/> is kept between starts; null when caching is off.
+    /// The name holds every setting and the library's version, so another recipe never reads a stale file.</summary>
+    public static string? CachePath(DefaultModelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.CacheDirectory)) return null;
+        string recipe = $"{Settings(Recipe(options))}|{Settings(Dataset(options))}|maskcut {options.MaskCutImageSide}|" +
+            typeof(CratePipelineFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(recipe)))[..16];
+        return Path.Combine(Path.GetFullPath(options.CacheDirectory), $"default-model-{hash}.zip");
+    }
+
     /// <summary>Trains the default model and writes the serving pipeline to <paramref name="path"/>.</summary>
     /// <returns>The classifier's accuracy on 200 held-out images of the embedded dataset.</returns>
     public static double Train(MLContext context, DefaultModelOptions options, string path)
@@ -102,17 +119,10 @@ public static class DefaultModel
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var data = new ShapesDatasetOptions { Count = options.TrainingImages, Seed = options.Seed + 1, ImageHeight = ImageSide, ImageWidth = ImageSide };
-        var trainer = new CrateTrainerOptions
-        {
-            ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = PatchSize,
-            ImageHeight = ImageSide, ImageWidth = ImageSide, Epochs = options.Epochs, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW,
-            LearningRate = 3e-3, WeightDecay = 0.05, WarmupEpochs = 1, Schedule = ScheduleGranularity.PerStep, RandomResizedCrop = false,
-            Seed = options.Seed,
-        };
+        ShapesDatasetOptions data = Dataset(options);
         IDataView training = ShapesDataset.LoadDataView(context, data);
         using var fitted = context.Transforms.Conversion.MapValueToKey("Label")
-            .Append(context.MulticlassClassification.Trainers.Crate(trainer))
+            .Append(context.MulticlassClassification.Trainers.Crate(Recipe(options)))
             .Fit(training);
         IDataView heldOut = ShapesDataset.LoadDataView(context, data with { Count = 200, Seed = options.Seed + 2 });
         double accuracy = context.MulticlassClassification.Evaluate(fitted.Transform(heldOut)).MicroAccuracy;
@@ -120,4 +130,22 @@ public static class DefaultModel
             new CrateMaskCutOptions { ImageHeight = options.MaskCutImageSide, ImageWidth = options.MaskCutImageSide }, path);
         return accuracy;
     }
+
+    /// <summary>The scalar settings (numbers, enums, strings, tuples) of an options object, by name.</summary>
+    private static string Settings(object options) => string.Join(";", options.GetType().GetProperties()
+        .Where(p => p.GetIndexParameters().Length == 0 && (p.PropertyType.IsValueType || p.PropertyType == typeof(string)))
+        .OrderBy(p => p.Name, StringComparer.Ordinal)
+        .Select(p => FormattableString.Invariant($"{p.Name}={p.GetValue(options)}")));
+
+    private static ShapesDatasetOptions Dataset(DefaultModelOptions options) =>
+        new() { Count = options.TrainingImages, Seed = options.Seed + 1, ImageHeight = ImageSide, ImageWidth = ImageSide };
+
+    /// <summary>The Quickstart's recipe: AdamW with a one-epoch warm-up and a per-step cosine, flips only.</summary>
+    private static CrateTrainerOptions Recipe(DefaultModelOptions options) => new()
+    {
+        ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = PatchSize,
+        ImageHeight = ImageSide, ImageWidth = ImageSide, Epochs = options.Epochs, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW,
+        LearningRate = 3e-3, WeightDecay = 0.05, WarmupEpochs = 1, Schedule = ScheduleGranularity.PerStep, RandomResizedCrop = false,
+        Seed = options.Seed,
+    };
 }
