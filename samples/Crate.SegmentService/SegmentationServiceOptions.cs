@@ -57,7 +57,7 @@ public sealed class SegmentationServiceOptions
 
 /// <summary>
 /// The model the service trains at startup when no model file is configured: a small CRATE classifier of the
-/// embedded shapes dataset (32×32 images, outline × texture classes) with MaskCut on its last layer. With the
+/// embedded shapes dataset (32×32 images, outline × texture classes) with MaskCut on its second layer. With the
 /// defaults it trains in about 25 s of CPU time (80 % held-out accuracy) and is cached for later starts.
 /// </summary>
 public sealed class DefaultModelOptions

@@ -88,7 +88,7 @@ public static class ServingPipeline
 
 /// <summary>
 /// The model trained when none is configured: a small CRATE (d 64, 4 layers of 4 heads, patch 8, the Quickstart's)
-/// classifying the embedded shapes dataset's 32×32 images, followed by MaskCut on its last layer at
+/// classifying the embedded shapes dataset's 32×32 images, followed by MaskCut on its second layer at
 /// <see cref="DefaultModelOptions.MaskCutImageSide"/>. Training is deterministic (private generators), so a model
 /// trained once for some settings can be kept and reused (<see cref="CachePath"/>).
 /// </summary>
@@ -106,7 +106,8 @@ public static class DefaultModel
     {
         ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrWhiteSpace(options.CacheDirectory)) return null;
-        string recipe = $"{Settings(Recipe(options))}|{Settings(Dataset(options))}|maskcut {options.MaskCutImageSide}|" +
+        CrateMaskCutOptions maskCut = MaskCut(options);
+        string recipe = $"{Settings(Recipe(options))}|{Settings(Dataset(options))}|{Settings(maskCut)}|{Settings(maskCut.Cut)}|" +
             typeof(CratePipelineFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(recipe)))[..16];
         return Path.Combine(Path.GetFullPath(options.CacheDirectory), $"default-model-{hash}.zip");
@@ -126,8 +127,7 @@ public static class DefaultModel
             .Fit(training);
         IDataView heldOut = ShapesDataset.LoadDataView(context, data with { Count = 200, Seed = options.Seed + 2 });
         double accuracy = context.MulticlassClassification.Evaluate(fitted.Transform(heldOut)).MicroAccuracy;
-        ServingPipeline.Save(context, fitted,
-            new CrateMaskCutOptions { ImageHeight = options.MaskCutImageSide, ImageWidth = options.MaskCutImageSide }, path);
+        ServingPipeline.Save(context, fitted, MaskCut(options), path);
         return accuracy;
     }
 
@@ -136,6 +136,15 @@ public static class DefaultModel
         .Where(p => p.GetIndexParameters().Length == 0 && (p.PropertyType.IsValueType || p.PropertyType == typeof(string)))
         .OrderBy(p => p.Name, StringComparer.Ordinal)
         .Select(p => FormattableString.Invariant($"{p.Name}={p.GetValue(options)}")));
+
+    /// <summary>
+    /// MaskCut on the second of the four layers, n = 3 and τ = 0.15 as in the paper. Measured on 12 held-out 64×64
+    /// shapes images with the default network (mean over images of the best IoU of an object with the true mask, at
+    /// a 96×96 input): layer 1 0.49, layer 2 0.39, layer 3 (the last, the paper's choice for CRATE-B) 0.26 — this
+    /// small network, trained for minutes, separates object from background best before its last layers.
+    /// </summary>
+    private static CrateMaskCutOptions MaskCut(DefaultModelOptions options) =>
+        new() { ImageHeight = options.MaskCutImageSide, ImageWidth = options.MaskCutImageSide, Layer = 1 };
 
     private static ShapesDatasetOptions Dataset(DefaultModelOptions options) =>
         new() { Count = options.TrainingImages, Seed = options.Seed + 1, ImageHeight = ImageSide, ImageWidth = ImageSide };
