@@ -69,7 +69,7 @@ public static class ImageUpload
         // the connection's next request; past the limit it closes the connection, and a client still sending its body
         // (one that does not wait for "Expect: 100-continue") sees a broken pipe instead of the 413. So the server's limit
         // is set some way above the upload limit, which is enforced here while reading.
-        if (request.ContentLength <= drained && request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        if ((request.ContentLength is null || request.ContentLength <= drained) && request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
             bodyLimit.MaxRequestBodySize = drained;
         if (request.ContentLength > limit + envelope)
             throw TooLarge(request.ContentLength.Value, limit);

@@ -23,7 +23,7 @@ public static class SegmentEndpoints
             await Predict(request, model, engines, options.Value, cancelled, (image, row) =>
             {
                 // The class travels in headers, so the body stays a plain PNG (names are URL-encoded: headers are ASCII).
-                int best = Array.IndexOf(row.Score, row.Score.Max());
+                int best = row.PredictedClass();
                 response.Headers["X-Crate-Class"] = Uri.EscapeDataString(model.ClassNames[best]);
                 response.Headers["X-Crate-Probability"] = row.Score[best].ToString("R", System.Globalization.CultureInfo.InvariantCulture);
                 response.Headers["X-Crate-Objects"] = row.ObjectCount.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -178,8 +178,7 @@ public sealed class SegmentationModel : IDisposable
 
     private static ModelDescription Describe(ITransformer pipeline, IReadOnlyList<string> classes, string source, SegmentationServiceOptions options)
     {
-        IEnumerable<ITransformer> Flatten(ITransformer model) => model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
-        ITransformer[] parts = Flatten(pipeline).ToArray();
+        ITransformer[] parts = ServingPipeline.Flatten(pipeline).ToArray();
         CrateClassifierTransformer? classifier = parts.OfType<CrateClassifierTransformer>().FirstOrDefault();
         CrateMaskCutTransformer? maskCut = parts.OfType<CrateMaskCutTransformer>().FirstOrDefault();
         int patchSize = (classifier?.Architecture ?? maskCut?.Architecture)?.PatchSize ?? 1;

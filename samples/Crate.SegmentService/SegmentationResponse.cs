@@ -25,15 +25,13 @@ public sealed record SegmentationResponse(int Height, int Width, ClassProbabilit
         if (row.Score.Length != classNames.Count)
             throw new InvalidDataException($"The classifier gave {row.Score.Length} probabilities for {classNames.Count} classes.");
         ClassProbability[] probabilities = row.Score.Select((p, k) => new ClassProbability(classNames[k], p)).ToArray();
-        // The classifier's PredictedLabel: the first of the largest probabilities.
-        int best = Array.IndexOf(row.Score, row.Score.Max());
         SegmentedObject[] objects = row.MaskCut().Objects().Select(found =>
         {
             RleMask mask = RleMask.FromPixels(found.Mask);
             return new SegmentedObject(found.Score, [found.X0, found.Y0, found.X1 - found.X0 + 1, found.Y1 - found.Y0 + 1], mask.Area,
                 new CompressedRle([mask.Height, mask.Width], mask.ToCompressedString()));
         }).ToArray();
-        return new SegmentationResponse(height, width, probabilities[best], probabilities, objects);
+        return new SegmentationResponse(height, width, probabilities[row.PredictedClass()], probabilities, objects);
     }
 }
 

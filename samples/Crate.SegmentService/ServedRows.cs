@@ -45,6 +45,10 @@ public sealed class SegmentationRow
     [ColumnName("MaskCutScores")]
     public float[] Scores { get; set; } = [];
 
+    /// <summary>The index of the most probable class: the first of the largest probabilities, as the classifier's
+    /// PredictedLabel (less one) is.</summary>
+    public int PredictedClass() => Array.IndexOf(Score, Score.Max());
+
     /// <summary>The MaskCut columns as a <see cref="MaskCutPrediction"/>, whose <see cref="MaskCutPrediction.Objects"/>
     /// checks their lengths and splits them into objects.</summary>
     public MaskCutPrediction MaskCut() => new()

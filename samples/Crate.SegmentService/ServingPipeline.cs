@@ -82,7 +82,8 @@ public static class ServingPipeline
         return schema.ToSchema();
     }
 
-    private static IEnumerable<ITransformer> Flatten(ITransformer model) =>
+    /// <summary>The transformers of a pipeline, nested chains opened, in order.</summary>
+    internal static IEnumerable<ITransformer> Flatten(ITransformer model) =>
         model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
 }
 
