@@ -10,6 +10,7 @@
 //   --coco [--images N] [--directory D]     COCO evaluation at val2017's scale against parsing the same files
 //   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
 //   --streaming [--images N]                N rows through every network transform: working set
+//   --serving                               Crate.SegmentService on 127.0.0.1 at 1, 4 and 16 clients: requests/s, p50/p99
 // Prints Markdown tables for the docs.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -19,9 +20,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
-    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N]] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving] " +
     "[--device cpu|cuda|auto] [--quick]";
-string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming"];
+string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
 string? mode = null, readout = null;
@@ -65,6 +66,10 @@ switch (mode)
         return 0;
     case "--streaming":
         ReadoutBenchmark.Streaming(images ?? 16);
+        return 0;
+    case "--serving":
+        // Its baseline is the same predictions without HTTP, measured in the same run.
+        await ServingBenchmark.Run(quick);
         return 0;
     case "--readout" when readout == "paths":
         ReadoutBenchmark.AttentionPaths(rounds: 3);
