@@ -7,11 +7,19 @@ internal static class ExternalProcess
 {
     /// <summary>
     /// Runs <paramref name="program"/> in <paramref name="directory"/> and returns its standard output; fails the test
-    /// when it exits with another code than <paramref name="expectedExitCode"/> or runs past <paramref name="timeout"/>
-    /// (then it is killed with its children).
+    /// when it exits with another code than 0 or runs past <paramref name="timeout"/> (then it is killed with its children).
     /// </summary>
     public static string Run(string program, IReadOnlyList<string> arguments, string directory, TimeSpan timeout,
-        IReadOnlyDictionary<string, string>? environment = null, int expectedExitCode = 0)
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        Result result = RunToExit(program, arguments, directory, timeout, environment);
+        Assert.AreEqual(0, result.ExitCode, result.Describe());
+        return result.Output;
+    }
+
+    /// <summary>Runs <paramref name="program"/> to its exit, whatever its exit code; fails the test only when it runs past <paramref name="timeout"/>.</summary>
+    public static Result RunToExit(string program, IReadOnlyList<string> arguments, string directory, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program, arguments)
         {
@@ -32,7 +40,13 @@ internal static class ExternalProcess
             Assert.Fail($"{program} {string.Join(' ', arguments)} ran past {timeout}:\n{output.Result}\n{error.Result}");
         }
         process.WaitForExit(); // the redirected streams are complete only now
-        Assert.AreEqual(expectedExitCode, process.ExitCode, $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{output.Result}\n{error.Result}");
-        return output.Result;
+        return new Result($"{program} {string.Join(' ', arguments)}", process.ExitCode, output.Result, error.Result);
+    }
+
+    /// <summary>How a program ended.</summary>
+    public sealed record Result(string CommandLine, int ExitCode, string Output, string Error)
+    {
+        /// <summary>The command, its exit code and everything it printed, for a failure message.</summary>
+        public string Describe() => $"{CommandLine} exited with {ExitCode}:\n{Output}\n{Error}";
     }
 }
