@@ -24,11 +24,11 @@ internal sealed class LocalPackageFeed
         Version = $"0.0.0-test{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         FeedDirectory = Path.Combine(Root, "feed");
         PackagesDirectory = Path.Combine(Root, "packages");
-        string sources = Path.Combine(Root, "sources");
-        CopySources(RepositoryRoot, sources);
+        SourcesDirectory = Path.Combine(Root, "sources");
+        CopySources(RepositoryRoot, SourcesDirectory);
         foreach (string project in new[] { "Crate.Transforms", "Crate.Trainers" })
-            ExternalProcess.Run("dotnet", ["pack", Path.Combine(sources, "src", project), "-c", "Release", "-o", FeedDirectory, $"-p:Version={Version}"],
-                sources, PackTimeout);
+            ExternalProcess.Run("dotnet", ["pack", Path.Combine(SourcesDirectory, "src", project), "-c", "Release", "-o", FeedDirectory, $"-p:Version={Version}"],
+                SourcesDirectory, PackTimeout);
     }
 
     /// <summary>The feed, packed on first use.</summary>
@@ -36,6 +36,9 @@ internal sealed class LocalPackageFeed
 
     /// <summary>The folder holding the feed, the private package folder and the copied sources.</summary>
     public string Root { get; }
+
+    /// <summary>The copy of the repository's sources the packages were packed from (README, build/, src/).</summary>
+    public string SourcesDirectory { get; }
 
     /// <summary>The folder feed: Crate.Transforms and Crate.Trainers .nupkg and .snupkg.</summary>
     public string FeedDirectory { get; }

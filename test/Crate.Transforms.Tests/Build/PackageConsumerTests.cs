@@ -23,7 +23,7 @@ public sealed class PackageConsumerTests
     public void PackagesCarryMetadataDocsReadmeSymbolsAndTheNativeFix()
     {
         LocalPackageFeed feed = LocalPackageFeed.Shared;
-        string root = LocalPackageFeed.RepositoryRoot;
+        string root = feed.SourcesDirectory; // what was packed: the repository's README and build/ as of the pack
         foreach (string id in new[] { "Crate.Transforms", "Crate.Trainers" })
         {
             using ZipArchive package = ZipFile.OpenRead(Path.Combine(feed.FeedDirectory, $"{id}.{feed.Version}.nupkg"));
