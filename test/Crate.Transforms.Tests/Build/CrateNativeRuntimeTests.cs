@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Reflection;
-
 namespace Crate.Transforms.Tests.Build;
 
 /// <summary>
@@ -17,17 +14,17 @@ public sealed class CrateNativeRuntimeTests
         CrateNativeRuntimeStatus status = CrateNativeRuntime.EnsureLoadable(Path.Combine(Path.GetTempPath(), "crate-unused-cache"));
         Assert.AreEqual(CrateNativeRuntimeAction.None, status.Action, status.Description);
         Assert.AreSame(status, CrateNativeRuntime.EnsureLoadable(), "A second call returns the first call's status.");
-        if (SystemHasVersion())
+        if (NativeRuntimeFixTests.SystemHasVersion())
             return;
         Assert.IsNotNull(status.Library, status.Description);
         StringAssert.StartsWith(Path.GetFullPath(status.Library), Path.GetFullPath(AppContext.BaseDirectory));
-        StringAssert.Contains(ReadElfVersions(status.Library), "Name: GLIBCXX_3.4.32  Flags: WEAK");
+        StringAssert.Contains(NativeRuntimeFixTests.ReadElfVersions(status.Library), "Name: GLIBCXX_3.4.32  Flags: WEAK");
     }
 
     [TestMethod]
     public void PatchedCopyDiffersFromTheShippedLibraryInTheWeakBitAndLinksItsNeighbours()
     {
-        string shipped = Path.Combine(PackagesRoot(), "torchsharp", TorchSharpVersion(), "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        string shipped = NativeRuntimeFixTests.ShippedLibrary();
         string libtorch = LibTorchCpuNatives();
         byte[] original = File.ReadAllBytes(shipped);
         string folder = Directory.CreateTempSubdirectory("crate-native-").FullName;
@@ -42,7 +39,7 @@ public sealed class CrateNativeRuntimeTests
             int[] differing = Enumerable.Range(0, original.Length).Where(i => original[i] != copy[i]).ToArray();
             Assert.HasCount(1, differing, $"bytes differ at {string.Join(", ", differing)}");
             Assert.AreEqual(0x02, original[differing[0]] ^ copy[differing[0]], "Only VER_FLG_WEAK may change.");
-            string versions = ReadElfVersions(patched);
+            string versions = NativeRuntimeFixTests.ReadElfVersions(patched);
             StringAssert.Contains(versions, "Name: GLIBCXX_3.4.32  Flags: WEAK");
             Assert.AreEqual(1, versions.Split('\n').Count(line => line.Contains("Flags: WEAK")), versions);
 
@@ -68,7 +65,7 @@ public sealed class CrateNativeRuntimeTests
     public void LibTorchIsFoundThroughTheBackendPackagesDependencies()
     {
         // TorchSharp-cpu 0.107.0 → libtorch-cpu 2.10.0 → libtorch-cpu-linux-x64 2.10.0, as their .nuspec files say.
-        List<string> found = CrateNativeRuntime.LibTorchNativeDirectories(PackagesRoot(), TorchSharpVersion(), "linux-x64");
+        List<string> found = CrateNativeRuntime.LibTorchNativeDirectories(LocalPackageFeed.MachinePackagesDirectory, TorchSharpVersion(), "linux-x64");
         CollectionAssert.Contains(found, LibTorchCpuNatives());
 
         // A package folder made by hand: a version range, a dependency that is not libtorch, mixed-case ids.
@@ -103,29 +100,11 @@ public sealed class CrateNativeRuntimeTests
 
     private static string LibTorchCpuNatives()
     {
-        string package = Path.Combine(PackagesRoot(), "libtorch-cpu-linux-x64");
+        string package = Path.Combine(LocalPackageFeed.MachinePackagesDirectory, "libtorch-cpu-linux-x64");
         string natives = Path.Combine(Directory.GetDirectories(package).Single(), "runtimes", "linux-x64", "native");
         Assert.IsTrue(File.Exists(Path.Combine(natives, "libtorch_cpu.so")), natives);
         return natives;
     }
 
     private static string TorchSharpVersion() => typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3);
-
-    private static string PackagesRoot() =>
-        typeof(CrateNativeRuntimeTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "NuGetPackageRoot").Value!;
-
-    private static bool SystemHasVersion()
-    {
-        string? system = Crate.Build.GlibcxxWeakVersionPatch.FindSystemLibstdcxx();
-        return system != null && Crate.Build.GlibcxxWeakVersionPatch.LibraryDefinesVersion(system);
-    }
-
-    private static string ReadElfVersions(string path)
-    {
-        using var readelf = Process.Start(new ProcessStartInfo("readelf", ["-V", path]) { RedirectStandardOutput = true })!;
-        string output = readelf.StandardOutput.ReadToEnd();
-        readelf.WaitForExit();
-        Assert.AreEqual(0, readelf.ExitCode, "readelf failed");
-        return output;
-    }
 }
