@@ -16,7 +16,7 @@ public static class OverlayPicture
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(row);
-        IReadOnlyList<MaskCutDetection> objects = row.MaskCut().Objects();
+        IReadOnlyList<MaskCutDetection> objects = row.Objects();
         ImagePixels pixels = ImageColumn.FromImage(image, "upload", 0);
         using MLImage overlay = SegmentationPictures.MasksWithBoxes(pixels,
             objects.Select(o => o.Mask.Cells.ToArray()).ToArray(),

@@ -178,7 +178,7 @@ public sealed class SegmentationModel : IDisposable
 
     private static ModelDescription Describe(ITransformer pipeline, IReadOnlyList<string> classes, string source, SegmentationServiceOptions options)
     {
-        ITransformer[] parts = ServingPipeline.Flatten(pipeline).ToArray();
+        ITransformer[] parts = PipelineTransformers.Flatten(pipeline).ToArray();
         CrateClassifierTransformer? classifier = parts.OfType<CrateClassifierTransformer>().FirstOrDefault();
         CrateMaskCutTransformer? maskCut = parts.OfType<CrateMaskCutTransformer>().FirstOrDefault();
         int patchSize = (classifier?.Architecture ?? maskCut?.Architecture)?.PatchSize ?? 1;

@@ -25,7 +25,7 @@ public sealed record SegmentationResponse(int Height, int Width, ClassProbabilit
         if (row.Score.Length != classNames.Count)
             throw new InvalidDataException($"The classifier gave {row.Score.Length} probabilities for {classNames.Count} classes.");
         ClassProbability[] probabilities = row.Score.Select((p, k) => new ClassProbability(classNames[k], p)).ToArray();
-        SegmentedObject[] objects = row.MaskCut().Objects().Select(found =>
+        SegmentedObject[] objects = row.Objects().Select(found =>
         {
             RleMask mask = RleMask.FromPixels(found.Mask);
             return new SegmentedObject(found.Score, [found.X0, found.Y0, found.X1 - found.X0 + 1, found.Y1 - found.Y0 + 1], mask.Area,

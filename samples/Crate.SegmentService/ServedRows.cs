@@ -12,47 +12,17 @@ public sealed class ImageInput
 }
 
 /// <summary>
-/// The served pipeline's output row: the classifier's class probabilities and CrateMaskCut's columns under their
-/// default names (those of <see cref="MaskCutPrediction"/>).
+/// The served pipeline's output row: the classifier's class probabilities beside CrateMaskCut's columns under their
+/// default names (read by <see cref="MaskCutPrediction"/>, whose <see cref="MaskCutPrediction.Objects"/> checks their
+/// lengths and splits them into objects).
 /// </summary>
-public sealed class SegmentationRow
+public sealed class SegmentationRow : MaskCutPrediction
 {
     /// <summary>Class probabilities, in the order of the classes (the column is renamed to
     /// <see cref="SegmentationServiceOptions.ScoreColumnName"/>).</summary>
     public float[] Score { get; set; } = [];
 
-    /// <summary>Objects found.</summary>
-    [ColumnName("MaskCutCount")]
-    public int ObjectCount { get; set; }
-
-    /// <summary>The masks' height, the image's own.</summary>
-    [ColumnName("MaskCutMaskHeight")]
-    public int MaskHeight { get; set; }
-
-    /// <summary>The masks' width, the image's own.</summary>
-    [ColumnName("MaskCutMaskWidth")]
-    public int MaskWidth { get; set; }
-
-    /// <summary>ObjectCount·MaskHeight·MaskWidth booleans, mask after mask, row-major.</summary>
-    [ColumnName("MaskCutMasks")]
-    public bool[] Masks { get; set; } = [];
-
-    /// <summary>ObjectCount·4 values (x0, y0, x1, y1), inclusive pixel indices.</summary>
-    [ColumnName("MaskCutBoxes")]
-    public float[] Boxes { get; set; } = [];
-
-    /// <summary>ObjectCount scores.</summary>
-    [ColumnName("MaskCutScores")]
-    public float[] Scores { get; set; } = [];
-
     /// <summary>The index of the most probable class: the first of the largest probabilities, as the classifier's
     /// PredictedLabel (less one) is.</summary>
     public int PredictedClass() => Array.IndexOf(Score, Score.Max());
-
-    /// <summary>The MaskCut columns as a <see cref="MaskCutPrediction"/>, whose <see cref="MaskCutPrediction.Objects"/>
-    /// checks their lengths and splits them into objects.</summary>
-    public MaskCutPrediction MaskCut() => new()
-    {
-        ObjectCount = ObjectCount, MaskHeight = MaskHeight, MaskWidth = MaskWidth, Masks = Masks, Boxes = Boxes, Scores = Scores,
-    };
 }

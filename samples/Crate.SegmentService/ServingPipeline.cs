@@ -35,7 +35,7 @@ public static class ServingPipeline
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(fittedModel);
-        CrateClassifierTransformer[] classifiers = Flatten(fittedModel).OfType<CrateClassifierTransformer>().ToArray();
+        CrateClassifierTransformer[] classifiers = PipelineTransformers.Flatten(fittedModel).OfType<CrateClassifierTransformer>().ToArray();
         if (classifiers.Length != 1)
             throw new ArgumentException(
                 $"The model holds {classifiers.Length} CRATE classifiers (CrateClassifierTransformer); the service serves a pipeline built on exactly one.",
@@ -81,10 +81,6 @@ public static class ServingPipeline
         schema.AddColumn(imageColumn, new ImageDataViewType());
         return schema.ToSchema();
     }
-
-    /// <summary>The transformers of a pipeline, nested chains opened, in order.</summary>
-    internal static IEnumerable<ITransformer> Flatten(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
 }
 
 /// <summary>

@@ -84,7 +84,7 @@ public sealed class CrateNetworkSource
     public static CrateNetworkSource FromFittedModel(ITransformer fittedModel)
     {
         ArgumentNullException.ThrowIfNull(fittedModel);
-        INetworkOwner[] owners = Flatten(fittedModel).OfType<INetworkOwner>().ToArray();
+        INetworkOwner[] owners = PipelineTransformers.Flatten(fittedModel).OfType<INetworkOwner>().ToArray();
         NetworkLease[] networks = owners.Select(o => o.Network).DistinctBy(n => n.Model, ReferenceEqualityComparer.Instance).ToArray();
         if (networks.Length != 1)
             throw new ArgumentException(
@@ -107,7 +107,4 @@ public sealed class CrateNetworkSource
 
     /// <inheritdoc />
     public override string ToString() => description;
-
-    private static IEnumerable<ITransformer> Flatten(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
 }

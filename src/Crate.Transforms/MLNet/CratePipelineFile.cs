@@ -65,7 +65,7 @@ public static class CratePipelineFile
                     manifest.Parts.Add(new Part { Kind = PartKind.MLNet, Entry = entry });
                     pending.Clear();
                 }
-                foreach (ITransformer transformer in Flatten(model))
+                foreach (ITransformer transformer in PipelineTransformers.Flatten(model))
                 {
                     if (transformer is not ICratePersistable ours)
                     {
@@ -111,7 +111,7 @@ public static class CratePipelineFile
                 {
                     if (part.Kind == PartKind.MLNet)
                     {
-                        transformers.AddRange(Flatten(LoadMLNet(context, archive, part.Entry, path).Model));
+                        transformers.AddRange(PipelineTransformers.Flatten(LoadMLNet(context, archive, part.Entry, path).Model));
                         continue;
                     }
                     transformers.Add(LoadCratePart(context, new CratePipelineReader(archive, part.Entry, networks, path), part, path));
@@ -258,10 +258,6 @@ public static class CratePipelineFile
         ITransformer model = context.Model.Load(buffer, out DataViewSchema inputSchema);
         return (model, inputSchema);
     }
-
-    /// <summary>The transformers of nested chains, in order.</summary>
-    private static IEnumerable<ITransformer> Flatten(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
 
     private static string VersionOf(Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? assembly.GetName().Version?.ToString() ?? "unknown";
