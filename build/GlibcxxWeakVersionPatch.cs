@@ -1,15 +1,25 @@
 // MSBuild inline task (RoslynCodeTaskFactory) that lets TorchSharp's native library load on Linux
 // distributions whose libstdc++ predates GCC 13. See build/README.md for the why.
 // MSBuild compiles this file against netstandard2.0, so it keeps to that API surface.
+// The one implementation of the ELF patch: Crate.Transforms compiles the same file with CRATE_NATIVE_RUNTIME defined
+// (no MSBuild task, the patch internal to the library, in a namespace of its own so that a project that links this
+// file and references Crate.Transforms sees two distinct types) for CrateNativeRuntime, the fix at run time.
 #nullable enable
 using System;
 using System.IO;
 using System.Text;
+#if !CRATE_NATIVE_RUNTIME
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+#endif
 
+#if CRATE_NATIVE_RUNTIME
+namespace Crate.Transforms.NativeRuntime
+#else
 namespace Crate.Build
+#endif
 {
+#if !CRATE_NATIVE_RUNTIME
     /// <summary>
     /// Marks the GLIBCXX_3.4.32 version requirement of libLibTorchSharp.so weak, so the dynamic loader
     /// accepts a libstdc++ that lacks it. The only symbol bound to that version is
@@ -39,9 +49,15 @@ namespace Crate.Build
             return true;
         }
     }
+#endif
 
     /// <summary>ELF64 little-endian edits of the .gnu.version_r section (the version-needs table).</summary>
-    public static class GlibcxxWeakVersionPatch
+#if CRATE_NATIVE_RUNTIME
+    internal
+#else
+    public
+#endif
+    static class GlibcxxWeakVersionPatch
     {
         public const string VersionName = "GLIBCXX_3.4.32";
         private const uint SectionTypeGnuVersionNeed = 0x6ffffffe; // SHT_GNU_verneed
@@ -85,6 +101,17 @@ namespace Crate.Build
                 }
             }
             return -1;
+        }
+
+        /// <summary>
+        /// True when the file requires <paramref name="versionName"/> and that requirement is not weak: the dynamic loader
+        /// refuses the file where the version is missing. False for a patched file and for one without the entry.
+        /// </summary>
+        public static bool HasStrongRequirement(string path, string versionName = VersionName)
+        {
+            byte[] elf = File.ReadAllBytes(path);
+            long flags = FindVersionNeedFlagsOffset(elf, versionName);
+            return flags >= 0 && (BitConverter.ToUInt16(elf, (int)flags) & VersionFlagWeak) == 0;
         }
 
         /// <summary>Sets VER_FLG_WEAK on the entry, rewriting the file through a temporary copy; false when nothing changed.</summary>

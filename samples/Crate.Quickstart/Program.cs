@@ -5,6 +5,7 @@
 //        [--train N] [--test N] [--output DIR]
 //    or: ... -- --score MODEL.zip [--test N]   (load a saved pipeline and print each test image's scores)
 using System.Diagnostics;
+using Crate.Samples;
 using Crate.Trainers;
 using Crate.Trainers.Data;
 using Crate.Transforms;
@@ -14,11 +15,13 @@ using Crate.Transforms.Segmentation;
 using Crate.Transforms.Visualization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Spectre.Console;
 
 var device = ComputeDevice.Auto;
 int epochs = 16, trainCount = 4000, testCount = 600;
 string output = Path.GetFullPath("crate-quickstart-output");
 string? scoreModel = null;
+const string Usage = "Usage: [--device cpu|cuda|auto] [--epochs N] [--train N] [--test N] [--output DIR], or --score MODEL.zip [--test N]";
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -30,8 +33,11 @@ for (int i = 0; i < args.Length; i++)
         case "--test": testCount = int.Parse(Next()); break;
         case "--output": output = Path.GetFullPath(Next()); break;
         case "--score": scoreModel = Path.GetFullPath(Next()); break;
+        case "--help" or "-h" or "-?":
+            Console.WriteLine(Usage);
+            return 0;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: [--device cpu|cuda|auto] [--epochs N] [--train N] [--test N] [--output DIR]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. {Usage}");
             return 2;
     }
 }
@@ -47,28 +53,21 @@ if (scoreModel is not null)
 }
 Directory.CreateDirectory(output);
 
-// The progress bar shows training; only warnings and errors of the log are printed.
-context.Log += (_, e) => { if (e.Kind >= Microsoft.ML.Runtime.ChannelMessageKind.Warning) Console.WriteLine($"\n{e.Message}"); };
+// A progress bar and a line per epoch show training; the trainer's notes and the log's warnings are printed.
+ConsoleTraining.ShowLog(context, AnsiConsole.Console);
 var train = new ShapesDatasetOptions { Count = trainCount, Seed = 1 };
 var test = train with { Count = testCount, Seed = 2 };
 Console.WriteLine($"Embedded dataset: {trainCount} training and {testCount} test images at 32×32, classes {string.Join(", ", ShapesDataset.ClassNames(train))}");
 
-// A small CRATE (d 64, 4 layers of 4 heads, patch 8): AdamW with a one-epoch warm-up and a per-step cosine, flips
-// only (random crops of a 32×32 image too often cut the object away).
-var options = new CrateTrainerOptions
-{
-    ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 8,
-    ImageHeight = 32, ImageWidth = 32, Epochs = epochs, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW, LearningRate = 3e-3,
-    WeightDecay = 0.05, WarmupEpochs = 1, Schedule = ScheduleGranularity.PerStep, RandomResizedCrop = false, Seed = 0, Device = device,
-    LogEverySteps = 10, Progress = ShowProgress,
-};
+// A small CRATE (d 64, 4 layers of 4 heads, patch 8): the samples' recipe for the embedded dataset (samples/Shared/SmallCrate.cs).
+CrateTrainerOptions options = SmallCrate.Options(epochs, patchSize: 8, device);
 var pipeline = context.Transforms.Conversion.MapValueToKey("Label")
     .Append(context.MulticlassClassification.Trainers.Crate(options))
     .Append(context.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"));
 var clock = Stopwatch.StartNew();
 IDataView trainData = ShapesDataset.LoadDataView(context, train);
-ITransformer model = pipeline.Fit(trainData);
-Console.WriteLine($"\nTrained in {clock.Elapsed.TotalSeconds:F0} s.");
+ITransformer model = ConsoleTraining.Train(AnsiConsole.Console, "Training", options, () => pipeline.Fit(trainData));
+Console.WriteLine($"Trained in {clock.Elapsed.TotalSeconds:F0} s.");
 
 IDataView testData = ShapesDataset.LoadDataView(context, test);
 MulticlassClassificationMetrics metrics = context.MulticlassClassification.Evaluate(model.Transform(testData));
@@ -102,13 +101,3 @@ for (int i = 0; i < attention.Length; i++)
 }
 Console.WriteLine($"Attention maps (every head of layer {options.Depth - 2}) and CrateSegment overlays of {attention.Length} test images: {output}");
 return 0;
-
-static void ShowProgress(CrateTrainingProgress p)
-{
-    const int Width = 30;
-    long stepInEpoch = p.IsEpochEnd ? p.StepsPerEpoch : (p.Step - 1) % p.StepsPerEpoch + 1;
-    int filled = (int)Math.Round(Width * Math.Min(1.0, stepInEpoch / (double)p.StepsPerEpoch));
-    Console.Write($"\repoch {p.Epoch,3} [{new string('#', filled)}{new string('.', Width - filled)}] loss {p.Loss:F3} " +
-        $"train acc {p.TrainAccuracy,6:P1} lr {p.LearningRate:G2} {p.ImagesPerSecond,5:F0} img/s ETA {p.EstimatedRemaining:mm\\:ss}   ");
-    if (p.IsEpochEnd) Console.WriteLine();
-}

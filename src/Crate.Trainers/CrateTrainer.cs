@@ -145,13 +145,11 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
             NetworkInitialization.Apply(fresh, options.Initialization, generator);
             return fresh;
         }
-        CrateModel loaded = IsSafeTensors(path)
-            ? CrateModelFile.Load(path)
-            : CrateCheckpointImporter.Import(path, new CheckpointImportOptions
-            {
-                Heads = options.InitialWeightsHeads ?? wanted.Heads,
-                Strict = true,
-            });
+        CrateModel loaded = CrateNetworkFile.Load(path, new CheckpointImportOptions
+        {
+            Heads = options.InitialWeightsHeads ?? wanted.Heads,
+            Strict = true,
+        });
         CrateArchitecture found = loaded.Architecture;
         if (found.EmbeddingDim != wanted.EmbeddingDim || found.Depth != wanted.Depth || found.Heads != wanted.Heads
             || found.HeadDim != wanted.HeadDim || found.PatchSize != wanted.PatchSize || found.Variant != wanted.Variant
@@ -178,8 +176,6 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
     }
 
     internal static bool IsHead(string parameterName) => parameterName.StartsWith("head.", StringComparison.Ordinal);
-
-    private static bool IsSafeTensors(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
 
     private static string Describe(CrateArchitecture a) =>
         $"{a.Variant} d {a.EmbeddingDim}, depth {a.Depth}, {a.Heads} heads of {a.HeadDim}, patch {a.PatchSize}, {a.Pooling} pooling";

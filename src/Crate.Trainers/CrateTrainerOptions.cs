@@ -177,7 +177,10 @@ public sealed class CrateTrainerOptions
     /// <summary>Stop after this many epochs without a better validation accuracy (the best weights are kept). Default null: never.</summary>
     public int? EarlyStoppingPatience { get; set; }
 
-    /// <summary>Start from this checkpoint: a torch.save file of the reference code, or a model saved by <c>CrateModelFile</c>. Default null.</summary>
+    /// <summary>Start from the network in this file: a model saved by <c>CrateModelFile</c>, a pipeline saved by
+    /// <c>CratePipelineFile</c>, or a torch.save file of the reference code (told apart by content, see
+    /// <c>CrateNetworkFile</c>). Its backbone must have the options' dimensions; the head is replaced when the class
+    /// count differs. Default null.</summary>
     public string? InitialWeightsPath { get; set; }
 
     /// <summary>Heads K of a reference checkpoint (its shapes do not fix K). Default null: taken from <see cref="ModelSize"/>.</summary>

@@ -45,7 +45,7 @@ internal sealed class TrainingCheckpoint
             foreach ((string name, Tensor value) in bestWeights) tensors[BestPrefix + name] = value;
         var metadata = new Dictionary<string, string>
         {
-            ["format"] = "crate-mlnet-training-checkpoint",
+            ["format"] = CrateNetworkFile.TrainingCheckpointFormat,
             ["completed_epochs"] = state.CompletedEpochs.ToString(CultureInfo.InvariantCulture),
             ["steps_into_epoch"] = state.StepsIntoEpoch.ToString(CultureInfo.InvariantCulture),
             ["global_step"] = state.GlobalStep.ToString(CultureInfo.InvariantCulture),
@@ -62,7 +62,7 @@ internal sealed class TrainingCheckpoint
         Read(string path)
     {
         (Dictionary<string, Tensor> tensors, Dictionary<string, string> metadata) = SafeTensorsFile.Read(path);
-        if (!metadata.TryGetValue("format", out string? format) || format != "crate-mlnet-training-checkpoint")
+        if (!metadata.TryGetValue("format", out string? format) || format != CrateNetworkFile.TrainingCheckpointFormat)
             throw new InvalidDataException($"'{path}' is not a Crate.MLNet training checkpoint.");
         static Dictionary<string, Tensor> Part(Dictionary<string, Tensor> all, string prefix) =>
             all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);

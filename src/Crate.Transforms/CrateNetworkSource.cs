@@ -55,6 +55,27 @@ public sealed class CrateNetworkSource
     }
 
     /// <summary>
+    /// Any network file, its format told from its content (<see cref="CrateNetworkFile"/>): a model file (as
+    /// <see cref="FromModelFile"/>), the network of a saved pipeline (read without the rest of the pipeline; each fitted
+    /// transformer loads its own copy), or an authors' checkpoint imported with <paramref name="checkpointOptions"/>
+    /// (as <see cref="FromCheckpoint"/>).
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="checkpointOptions">How to import a PyTorch checkpoint (its head count at least); not used for the other formats.</param>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="CheckpointFormatException">Not a network file, or an unreadable one.</exception>
+    /// <exception cref="ArgumentException">A checkpoint without the import options it needs.</exception>
+    public static CrateNetworkSource FromFile(string path, CheckpointImportOptions? checkpointOptions = null)
+    {
+        CrateNetworkFileFormat format = CrateNetworkFile.DetectFormat(path);
+        if (format == CrateNetworkFileFormat.ModelFile) return FromModelFile(path);
+        if (format == CrateNetworkFileFormat.TorchCheckpoint)
+            return FromCheckpoint(path, CrateNetworkFile.RequireOptions(path, checkpointOptions));
+        CrateArchitecture header = CratePipelineFile.ReadNetworkArchitecture(path);
+        return new CrateNetworkSource(() => NetworkLease.Own(CratePipelineFile.LoadNetwork(path)), () => header, $"the network of pipeline file '{path}'");
+    }
+
+    /// <summary>
     /// The network of a fitted model: a <c>CrateClassifierTransformer</c> or read-out, or a pipeline (ML.NET's
     /// <c>TransformerChain</c>, nested or not, fitted or loaded by <see cref="CratePipelineFile"/>) that holds exactly
     /// one network. The read-out shares it and keeps it alive: it stays usable after the fitted model is disposed.
@@ -63,7 +84,7 @@ public sealed class CrateNetworkSource
     public static CrateNetworkSource FromFittedModel(ITransformer fittedModel)
     {
         ArgumentNullException.ThrowIfNull(fittedModel);
-        INetworkOwner[] owners = Flatten(fittedModel).OfType<INetworkOwner>().ToArray();
+        INetworkOwner[] owners = PipelineTransformers.Flatten(fittedModel).OfType<INetworkOwner>().ToArray();
         NetworkLease[] networks = owners.Select(o => o.Network).DistinctBy(n => n.Model, ReferenceEqualityComparer.Instance).ToArray();
         if (networks.Length != 1)
             throw new ArgumentException(
@@ -86,7 +107,4 @@ public sealed class CrateNetworkSource
 
     /// <inheritdoc />
     public override string ToString() => description;
-
-    private static IEnumerable<ITransformer> Flatten(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
 }

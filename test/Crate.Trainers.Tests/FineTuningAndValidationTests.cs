@@ -3,6 +3,7 @@ using Crate.Testing;
 using Crate.Transforms.Checkpoints;
 using Crate.Transforms.Network;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using static TorchSharp.torch;
 
 namespace Crate.Trainers.Tests;
@@ -47,6 +48,34 @@ public sealed class FineTuningAndValidationTests
         Assert.HasCount(31 * 48, resized, "fixture [1, 31, 48]");
         CollectionAssert.AreEqual(before["pos_embedding"].Take(48).ToArray(), after["pos_embedding"].Take(48).ToArray(), "the [CLS] position is kept");
         NumericAssert.AreAllClose(resized, after["pos_embedding"], new Tolerance(2e-5), "positions resized to the 5×6 grid");
+    }
+
+    [TestMethod]
+    public void ASavedPipelineStartsAFineTuningOfItsNetwork()
+    {
+        var context = new MLContext(seed: 1);
+        IDataView raw = TinyImages.Load(context, TinyImages.Rows(12, seed: 11));
+        using var trained = (TransformerChain<CrateClassifierTransformer>)context.Transforms.Conversion.MapValueToKey("Label")
+            .Append(context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 1))).Fit(raw);
+        string path = Path.Combine(Path.GetTempPath(), $"crate-pipeline-start-{Guid.NewGuid():N}.zip");
+        try
+        {
+            Transforms.MLNet.CratePipelineFile.Save(context, trained, raw.Schema, path);
+            // Two classes instead of three: a new head, and the frozen backbone stays the pipeline's, weight for weight.
+            CrateTrainerOptions options = TinyImages.Options(epochs: 1);
+            options.InitialWeightsPath = path;
+            options.FreezeBackbone = true;
+            IDataView twoClasses = TinyImages.Keyed(context, TinyImages.Rows(12, seed: 12).Where(r => r.Label != "top"));
+            using CrateClassifierTransformer tuned = context.MulticlassClassification.Trainers.Crate(options).Fit(twoClasses);
+            Dictionary<string, float[]> before = Weights(trained.LastTransformer.Model), after = Weights(tuned.Model);
+            Assert.AreEqual(2, tuned.Model.Architecture.ClassCount);
+            foreach (string name in after.Keys.Where(n => !n.StartsWith("head", StringComparison.Ordinal)))
+                CollectionAssert.AreEqual(before[name], after[name], $"{name} comes from the pipeline file and stays frozen");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [TestMethod]

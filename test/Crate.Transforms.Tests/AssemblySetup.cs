@@ -13,4 +13,7 @@ public static class AssemblySetup
         // Tests compare against fixtures computed in float32 by PyTorch; determinism matters more than speed.
         torch.manual_seed(20231123);
     }
+
+    [AssemblyCleanup]
+    public static void Cleanup() => Build.LocalPackageFeed.DeleteIfPacked();
 }

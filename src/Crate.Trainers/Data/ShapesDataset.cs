@@ -70,11 +70,15 @@ public static class ShapesDataset
         return RgbPixels.ToImage(sample.Width, sample.Height, sample.Rgb);
     }
 
+    /// <summary>The folder of <see cref="WriteFolder"/>'s output that holds a folder of images per class.</summary>
+    public const string ImagesFolder = "images";
+
     /// <summary>
-    /// Writes the dataset as a folder: &lt;class&gt;/&lt;index&gt;.png, masks/&lt;index&gt;.png (white on the object) and
-    /// labels.tsv (ImagePath, Label, MaskPath, relative). A non-empty folder is refused unless
-    /// <paramref name="overwrite"/>; labels.tsv is written last, through a temporary file, so it only ever lists
-    /// images that exist.
+    /// Writes the dataset as a folder: images/&lt;class&gt;/&lt;index&gt;.png (a folder per class, as
+    /// <c>mlContext.Data.LoadClassificationFolder(Path.Combine(directory, "images"))</c> reads it), masks/&lt;index&gt;.png
+    /// (white on the object) and labels.tsv (ImagePath, Label, MaskPath, relative). A non-empty folder is refused
+    /// unless <paramref name="overwrite"/>; labels.tsv is written last, through a temporary file, so it only ever lists
+    /// images that exist. Returns the path of labels.tsv.
     /// </summary>
     public static string WriteFolder(ShapesDatasetOptions options, string directory, bool overwrite = false)
     {
@@ -88,9 +92,9 @@ public static class ShapesDataset
         var labels = new StringBuilder("ImagePath\tLabel\tMaskPath\n");
         foreach (ShapesSample sample in Generate(options))
         {
-            string imagePath = Path.Combine(sample.Label, $"{sample.Index:D6}.png");
+            string imagePath = Path.Combine(ImagesFolder, sample.Label, $"{sample.Index:D6}.png");
             string maskPath = Path.Combine("masks", $"{sample.Index:D6}.png");
-            Directory.CreateDirectory(Path.Combine(root, sample.Label));
+            Directory.CreateDirectory(Path.Combine(root, ImagesFolder, sample.Label));
             using (MLImage image = ToImage(sample)) image.Save(Path.Combine(root, imagePath));
             using (MLImage mask = RgbPixels.MaskImage(sample.Width, sample.Height, sample.Mask)) mask.Save(Path.Combine(root, maskPath));
             labels.Append(imagePath).Append('\t').Append(sample.Label).Append('\t').Append(maskPath).Append('\n');

@@ -84,9 +84,11 @@ public static class CrateModelFile
     /// <summary>The architecture recorded in the model file at <paramref name="path"/>, read from its header only.</summary>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
     /// <exception cref="CheckpointFormatException">Not a Crate.MLNet model file this version reads.</exception>
-    public static CrateArchitecture ReadArchitecture(string path)
+    public static CrateArchitecture ReadArchitecture(string path) => ArchitectureOf(SafeTensorsFile.ReadMetadata(path), path);
+
+    /// <summary>The architecture in a model file's metadata, checked; <paramref name="path"/> names the file in errors.</summary>
+    internal static CrateArchitecture ArchitectureOf(IReadOnlyDictionary<string, string> metadata, string path)
     {
-        Dictionary<string, string> metadata = SafeTensorsFile.ReadMetadata(path);
         if (!metadata.TryGetValue(FormatKey, out string? format) || format != FormatName)
             throw new CheckpointFormatException(
                 $"'{path}' is not a Crate.MLNet model file (its metadata has format '{format ?? "(none)"}', not '{FormatName}'); " +

@@ -81,7 +81,7 @@ public static class SafeTensorsFile
     public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
     {
         using FileStream file = OpenRead(path);
-        (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) = ReadHeader(file, path);
+        (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) = ReadHeader(file, file.Length, path);
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (Entry entry in entries)
@@ -105,8 +105,12 @@ public static class SafeTensorsFile
     public static Dictionary<string, string> ReadMetadata(string path)
     {
         using FileStream file = OpenRead(path);
-        return ReadHeader(file, path).Metadata;
+        return ReadHeader(file, file.Length, path).Metadata;
     }
+
+    /// <summary>The metadata of a safetensors file of <paramref name="length"/> bytes read from the start of
+    /// <paramref name="stream"/> (an entry of an archive), named <paramref name="name"/> in errors.</summary>
+    internal static Dictionary<string, string> ReadMetadata(Stream stream, long length, string name) => ReadHeader(stream, length, name).Metadata;
 
     private static FileStream OpenRead(string path)
     {
@@ -159,19 +163,19 @@ public static class SafeTensorsFile
         return header.ToArray();
     }
 
-    private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ReadHeader(FileStream file, string path)
+    private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ReadHeader(Stream file, long fileLength, string path)
     {
         Span<byte> prefix = stackalloc byte[8];
         if (file.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
             throw new CheckpointFormatException($"'{path}' is too short to be a safetensors file.");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-        if (headerLength > MaxHeaderBytes || headerLength > (ulong)(file.Length - 8))
+        if (headerLength > MaxHeaderBytes || headerLength > (ulong)(fileLength - 8))
             throw new CheckpointFormatException(
-                $"'{path}' is not a valid safetensors file: its header length {headerLength} exceeds the file ({file.Length} bytes) or the {MaxHeaderBytes}-byte limit.");
+                $"'{path}' is not a valid safetensors file: its header length {headerLength} exceeds the file ({fileLength} bytes) or the {MaxHeaderBytes}-byte limit.");
         var header = new byte[headerLength];
         file.ReadExactly(header);
         long dataStart = 8 + (long)headerLength;
-        long dataLength = file.Length - dataStart;
+        long dataLength = fileLength - dataStart;
 
         var entries = new List<Entry>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);

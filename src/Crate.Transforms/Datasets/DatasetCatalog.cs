@@ -37,6 +37,15 @@ public static class DatasetCatalog
     public static IDataView LoadClassificationFolder(this DataOperationsCatalog catalog, string root, ImageFolderClassificationOptions? options = null) =>
         ImageFolderClassification.Load(MLNetInternals.EnvironmentOf(catalog), root, options ?? new ImageFolderClassificationOptions());
 
+    /// <summary>Unlabelled images of a folder and its subfolders, to segment (see <see cref="ImageFolder"/>).</summary>
+    /// <param name="catalog">mlContext.Data.</param>
+    /// <param name="root">The folder.</param>
+    /// <param name="options">Default <see cref="ImageFolderOptions"/>' defaults.</param>
+    /// <exception cref="DirectoryNotFoundException">The folder is missing.</exception>
+    /// <exception cref="InvalidDataException">It holds no image, or two images of one name.</exception>
+    public static IDataView LoadImageFolder(this DataOperationsCatalog catalog, string root, ImageFolderOptions? options = null) =>
+        ImageFolder.Load(MLNetInternals.EnvironmentOf(catalog), root, options ?? new ImageFolderOptions());
+
     /// <summary>
     /// COCO instances: annotations/instances_*.json and its image folder, one row per image with its objects' ids,
     /// categories, boxes, areas, crowd flags and masks (columns in <see cref="CocoInstances"/>).

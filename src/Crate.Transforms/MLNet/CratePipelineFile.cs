@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Crate.Transforms.Checkpoints;
 using Crate.Transforms.Network;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -64,7 +65,7 @@ public static class CratePipelineFile
                     manifest.Parts.Add(new Part { Kind = PartKind.MLNet, Entry = entry });
                     pending.Clear();
                 }
-                foreach (ITransformer transformer in Flatten(model))
+                foreach (ITransformer transformer in PipelineTransformers.Flatten(model))
                 {
                     if (transformer is not ICratePersistable ours)
                     {
@@ -98,17 +99,7 @@ public static class CratePipelineFile
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"No pipeline file at '{path}'.", path);
-        ZipArchive archive;
-        try
-        {
-            archive = ZipFile.OpenRead(path);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a Crate.MLNet pipeline file (not a zip archive): {e.Message}", e);
-        }
-        using (archive)
+        using (ZipArchive archive = OpenArchive(path))
         {
             Manifest manifest = ReadManifest(archive, path);
             inputSchema = LoadMLNet(context, archive, InputSchemaEntry, path).InputSchema;
@@ -120,7 +111,7 @@ public static class CratePipelineFile
                 {
                     if (part.Kind == PartKind.MLNet)
                     {
-                        transformers.AddRange(Flatten(LoadMLNet(context, archive, part.Entry, path).Model));
+                        transformers.AddRange(PipelineTransformers.Flatten(LoadMLNet(context, archive, part.Entry, path).Model));
                         continue;
                     }
                     transformers.Add(LoadCratePart(context, new CratePipelineReader(archive, part.Entry, networks, path), part, path));
@@ -138,6 +129,66 @@ public static class CratePipelineFile
             }
             return new TransformerChain<ITransformer>([.. transformers]);
         }
+    }
+
+    /// <summary>
+    /// The network of the pipeline file at <paramref name="path"/>, on the CPU, read without the rest of the pipeline
+    /// (no transformer is instantiated): what a read-out or a fine-tuning takes from a saved classifier.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a pipeline file, or one holding no network or several.</exception>
+    internal static CrateModel LoadNetwork(string path)
+    {
+        using ZipArchive archive = OpenArchive(path);
+        ZipArchiveEntry entry = SingleNetwork(archive, path);
+        string temporary = Path.Combine(Path.GetTempPath(), $"crate-network-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            entry.ExtractToFile(temporary);
+            return CrateModelFile.Load(temporary);
+        }
+        catch (CheckpointFormatException e)
+        {
+            throw new CheckpointFormatException($"'{path}': its network '{entry.FullName}' is unreadable: {e.Message}", e);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>The architecture of the network of the pipeline file at <paramref name="path"/>, from its header only.</summary>
+    /// <exception cref="InvalidDataException">Not a pipeline file, or one holding no network or several.</exception>
+    internal static CrateArchitecture ReadNetworkArchitecture(string path)
+    {
+        using ZipArchive archive = OpenArchive(path);
+        ZipArchiveEntry entry = SingleNetwork(archive, path);
+        string name = $"{path}: {entry.FullName}";
+        using Stream stream = entry.Open();
+        return CrateModelFile.ArchitectureOf(SafeTensorsFile.ReadMetadata(stream, entry.Length, name), name);
+    }
+
+    private static ZipArchive OpenArchive(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"No pipeline file at '{path}'.", path);
+        try
+        {
+            return ZipFile.OpenRead(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a Crate.MLNet pipeline file (not a zip archive): {e.Message}", e);
+        }
+    }
+
+    private static ZipArchiveEntry SingleNetwork(ZipArchive archive, string path)
+    {
+        ReadManifest(archive, path);
+        ZipArchiveEntry[] networks = archive.Entries
+            .Where(e => e.FullName.StartsWith(CratePipelineWriter.NetworksFolder, StringComparison.Ordinal)).ToArray();
+        return networks.Length == 1 ? networks[0]
+            : throw new InvalidDataException(networks.Length == 0
+                ? $"'{path}' is a pipeline without a CRATE network."
+                : $"'{path}' holds {networks.Length} different CRATE networks; load the pipeline (CratePipelineFile.Load) and pass the transformer whose network you mean.");
     }
 
     private static ITransformer LoadCratePart(MLContext context, CratePipelineReader reader, Part part, string path)
@@ -207,10 +258,6 @@ public static class CratePipelineFile
         ITransformer model = context.Model.Load(buffer, out DataViewSchema inputSchema);
         return (model, inputSchema);
     }
-
-    /// <summary>The transformers of nested chains, in order.</summary>
-    private static IEnumerable<ITransformer> Flatten(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
 
     private static string VersionOf(Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? assembly.GetName().Version?.ToString() ?? "unknown";

@@ -47,12 +47,15 @@ public sealed class CratePipelineWriter
     internal const string OptionsEntry = "options.json";
     internal const string NetworkEntry = "network.json";
 
+    /// <summary>The folder of the archive the networks are stored in, as <c>networks/&lt;n&gt;.safetensors</c>.</summary>
+    internal const string NetworksFolder = "networks/";
+
     /// <summary>Stores the network (once per pipeline file) and returns the id to read it back by.</summary>
     public string WriteNetwork(CrateModel network)
     {
         ArgumentNullException.ThrowIfNull(network);
         if (networks.TryGetValue(network, out string? id)) return id;
-        id = $"networks/{networks.Count}.safetensors";
+        id = $"{NetworksFolder}{networks.Count}.safetensors";
         string temporary = Path.Combine(Path.GetTempPath(), $"crate-network-{Guid.NewGuid():N}.safetensors");
         try
         {

@@ -5,9 +5,10 @@ namespace Crate.Transforms.Segmentation;
 /// <summary>
 /// A row of <see cref="CrateMaskCutTransformer"/>'s output under the default column names, for
 /// <c>mlContext.Data.CreateEnumerable</c> or a PredictionEngine; <see cref="Objects"/> splits it into one
-/// <see cref="MaskCutDetection"/> per object.
+/// <see cref="MaskCutDetection"/> per object. Derive from it to read other columns of the same rows along (the
+/// image's name, other read-outs).
 /// </summary>
-public sealed class MaskCutPrediction
+public class MaskCutPrediction
 {
     /// <summary>Objects found.</summary>
     [ColumnName("MaskCutCount")]

@@ -67,8 +67,8 @@ public static class SegmentationPictures
         return canvas.ToImage();
     }
 
-    /// <summary>Instance masks (each H·W at the image's size) tinted in distinct colours, with their boxes (x, y, w, h) in
-    /// the image's pixels; <paramref name="scale"/> draws each image pixel as a block.</summary>
+    /// <summary>Instance masks (each H·W at the image's size) tinted in distinct colours, with their boxes (x, y, w, h, in
+    /// image pixels; drawn around the pixels' blocks when <paramref name="scale"/> enlarges the picture).</summary>
     public static MLImage MasksWithBoxes(ImagePixels image, IReadOnlyList<bool[]> masks, IReadOnlyList<(int X, int Y, int Width, int Height)> boxes,
         float opacity = 0.45f, int scale = 1)
     {

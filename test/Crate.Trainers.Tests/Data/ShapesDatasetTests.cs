@@ -1,6 +1,7 @@
 using Crate.Testing;
 using Crate.Trainers.Augmentation;
 using Crate.Trainers.Data;
+using Crate.Transforms.Datasets;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -163,6 +164,11 @@ public sealed class ShapesDatasetTests
                     Assert.AreEqual(expected.Mask[p], maskPixels[4 * p + 1] == 255, $"mask {i} pixel {p}");
                 }
             }
+            // The images folder is a folder per class: the classification reader finds every image under its label.
+            IDataView folder = new MLContext().Data.LoadClassificationFolder(Path.Combine(directory, ShapesDataset.ImagesFolder));
+            string[] read = folder.GetColumn<ReadOnlyMemory<char>>("ImagePath").Zip(folder.GetColumn<ReadOnlyMemory<char>>("Label"),
+                (p, l) => $"{Path.GetFileName(p.ToString())} {l}").Order(StringComparer.Ordinal).ToArray();
+            CollectionAssert.AreEqual(Enumerable.Range(0, 8).Select(i => $"{i:D6}.png {ShapesDataset.Sample(options, i).Label}").ToArray(), read);
             var error = Assert.ThrowsExactly<IOException>(() => ShapesDataset.WriteFolder(options, directory));
             StringAssert.Contains(error.Message, directory);
             ShapesDataset.WriteFolder(options, directory, overwrite: true);

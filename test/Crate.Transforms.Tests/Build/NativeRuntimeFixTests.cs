@@ -67,6 +67,27 @@ public sealed class NativeRuntimeFixTests
     }
 
     [TestMethod]
+    public void StrongRequirementIsTheShippedStateAndGoesWithThePatch()
+    {
+        string copy = Path.Combine(Path.GetTempPath(), $"crate-patch-{Guid.NewGuid():N}.so");
+        File.Copy(ShippedLibrary(), copy);
+        try
+        {
+            // readelf says the shipped entry has "Flags: none" (BuildOutputDiffersFromShippedLibraryInExactlyTheWeakFlag).
+            Assert.IsTrue(GlibcxxWeakVersionPatch.HasStrongRequirement(copy));
+            Assert.IsFalse(GlibcxxWeakVersionPatch.HasStrongRequirement(copy, "GLIBCXX_9.9.99"), "No such entry: nothing to require.");
+            GlibcxxWeakVersionPatch.MarkWeak(copy);
+            Assert.IsFalse(GlibcxxWeakVersionPatch.HasStrongRequirement(copy));
+            File.WriteAllText(copy, "not an ELF file");
+            Assert.IsFalse(GlibcxxWeakVersionPatch.HasStrongRequirement(copy));
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    [TestMethod]
     public void PatcherLeavesFilesWithoutTheEntryAlone()
     {
         string copy = Path.Combine(Path.GetTempPath(), $"crate-patch-{Guid.NewGuid():N}.so");
@@ -102,13 +123,14 @@ public sealed class NativeRuntimeFixTests
         }
     }
 
-    private static bool SystemHasVersion()
+    internal static bool SystemHasVersion()
     {
         string? system = GlibcxxWeakVersionPatch.FindSystemLibstdcxx();
         return system != null && GlibcxxWeakVersionPatch.LibraryDefinesVersion(system);
     }
 
-    private static string ShippedLibrary()
+    /// <summary>The libLibTorchSharp.so NuGet shipped, in the machine's package folder.</summary>
+    internal static string ShippedLibrary()
     {
         string root = typeof(NativeRuntimeFixTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "NuGetPackageRoot").Value!;
@@ -119,7 +141,8 @@ public sealed class NativeRuntimeFixTests
         return path;
     }
 
-    private static string ReadElfVersions(string path)
+    /// <summary>binutils' readelf -V of <paramref name="path"/>: the version sections, independently of our parser.</summary>
+    internal static string ReadElfVersions(string path)
     {
         using var readelf = Process.Start(new ProcessStartInfo("readelf", ["-V", path]) { RedirectStandardOutput = true })!;
         string output = readelf.StandardOutput.ReadToEnd();

@@ -125,6 +125,38 @@ public sealed class ImageFolderTests
         Assert.ThrowsExactly<DirectoryNotFoundException>(() => context.Data.LoadClassificationFolder(tree.File("nowhere")));
     }
 
+    [TestMethod]
+    public void AnImageFolderListsItsImagesAndSubfoldersByRelativeName()
+    {
+        using ScratchFolder tree = SegmentationFixtures.Scratch();
+        Directory.CreateDirectory(tree.File("street", "night"));
+        File.Copy(Voc("JPEGImages", "2007_000001.jpg"), tree.File("b.jpg"));
+        File.Copy(Voc("JPEGImages", "2007_000002.jpg"), tree.File("street", "a.jpg"));
+        File.Copy(SegmentationFixtures.PathOf("png", "pillow_palette8.png"), tree.File("street", "night", "c.png"));
+        File.WriteAllText(tree.File("street", "notes.txt"), "");
+        var context = new MLContext();
+        var log = new List<string>();
+        context.Log += (_, e) => { if (e.Message.Contains("left out")) log.Add(e.Message); };
+        IDataView view = context.Data.LoadImageFolder(tree.Path);
+        CollectionAssert.AreEqual(new[] { "b", "street/a", "street/night/c" }, view.GetColumn<ReadOnlyMemory<char>>("Name").Select(n => n.ToString()).ToArray());
+        CollectionAssert.AreEqual(new[] { tree.File("b.jpg"), tree.File("street", "a.jpg"), tree.File("street", "night", "c.png") },
+            view.GetColumn<ReadOnlyMemory<char>>("ImagePath").Select(p => p.ToString()).ToArray());
+        CollectionAssert.AreEqual(new[] { (6, 4), (5, 3), (6, 3) }, ReadImages(view), "the files' own sizes");
+        Assert.HasCount(1, log);
+        StringAssert.Contains(log[0], "street/notes.txt");
+        CollectionAssert.AreEqual(new[] { "b" }, context.Data.LoadImageFolder(tree.Path, new ImageFolderOptions { Recursive = false })
+            .GetColumn<ReadOnlyMemory<char>>("Name").Select(n => n.ToString()).ToArray());
+
+        File.WriteAllText(tree.File("street", "d.jpg"), "not a jpeg");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => ReadImages(context.Data.LoadImageFolder(tree.Path))).Message, tree.File("street", "d.jpg"));
+        Assert.HasCount(3, ReadImages(context.Data.LoadImageFolder(tree.Path, new ImageFolderOptions { SkipInvalidRecords = true })));
+        File.Copy(Voc("JPEGImages", "2007_000001.jpg"), tree.File("b.png"));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => context.Data.LoadImageFolder(tree.Path)).Message, "named 'b'");
+        Assert.ThrowsExactly<DirectoryNotFoundException>(() => context.Data.LoadImageFolder(tree.File("nowhere")));
+        Directory.CreateDirectory(tree.File("empty"));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => context.Data.LoadImageFolder(tree.File("empty"))).Message, "has no images");
+    }
+
     private static List<(int, int)> ReadImages(IDataView view)
     {
         var sizes = new List<(int, int)>();

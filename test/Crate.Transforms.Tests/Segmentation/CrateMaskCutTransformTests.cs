@@ -65,8 +65,9 @@ public sealed class CrateMaskCutTransformTests
             FixtureImageMask[] expected = MaskCutFixtures.ImageMasks(images[i], fixture.ImageHeight, fixture.ImageWidth);
             Assert.IsNotEmpty(expected, $"premise: image {i} has an object");
             CollectionAssert.AreEqual(expected.SelectMany(m => m.Pixels).ToArray(), masks[i], $"image {i} masks");
-            CollectionAssert.AreEqual(expected.SelectMany(m => new float[] { m.Box.X, m.Box.Y, m.Box.Width, m.Box.Height }).ToArray(), boxes[i],
-                $"image {i} boxes");
+            // The column holds ML.NET's object-detection corners (x0, y0, x1, y1), inclusive pixel indices; scipy's box is x, y, w, h.
+            CollectionAssert.AreEqual(expected.SelectMany(m => new float[] { m.Box.X, m.Box.Y, m.Box.X + m.Box.Width - 1, m.Box.Y + m.Box.Height - 1 }).ToArray(),
+                boxes[i], $"image {i} boxes");
             // Scores 1 − Ncut/2 of the same 0/1-and-ε graph in float64, stored as float32: half a float32 ulp of a value ≤ 1.
             NumericAssert.AreAllClose(expected.Select(m => objects[m.Source].Score).ToArray(), scores[i].Select(s => (double)s).ToArray(),
                 new Tolerance(Tolerance.Float32Roundoff), $"image {i} scores");

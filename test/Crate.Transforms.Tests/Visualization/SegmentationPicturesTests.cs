@@ -1,3 +1,4 @@
+using Crate.Testing;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Visualization;
 using Microsoft.ML.Data;
@@ -10,12 +11,7 @@ public sealed class SegmentationPicturesTests
     // An 8×8 mid-grey image.
     private static ImagePixels Grey() => new(8, 8, Enumerable.Repeat(0.5f, 3 * 64).ToArray());
 
-    private static (byte R, byte G, byte B) Pixel(MLImage image, int x, int y)
-    {
-        ReadOnlySpan<byte> p = image.Pixels;
-        int o = 4 * (y * image.Width + x);
-        return image.PixelFormat == MLPixelFormat.Bgra32 ? (p[o + 2], p[o + 1], p[o]) : (p[o], p[o + 1], p[o + 2]);
-    }
+    private static (byte R, byte G, byte B) Pixel(MLImage image, int x, int y) => PicturePixels.At(image, x, y);
 
     [TestMethod]
     public void PcaMapPaintsEachPatchItsColourAndSurvivesPng()
@@ -81,5 +77,15 @@ public sealed class SegmentationPicturesTests
         Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(picture, 1, 3), "left edge of the box");
         Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(picture, 6, 5), "bottom-right corner of the box");
         Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(picture, 3, 3), "inside the box, outside the mask");
+        // Scaled by 3: the box (1, 1, 6, 5) covers canvas columns 3…20 and rows 3…17; the one-pixel mask is the 3×3 block
+        // at columns 12…14, rows 9…11, outlined at its border and tinted at its centre: 0.55·128/255 + 0.45·(0.9, 0.1, 0.1) → (174, 82, 82).
+        using MLImage large = SegmentationPictures.MasksWithBoxes(Grey(), [mask], [(1, 1, 6, 5)], scale: 3);
+        Assert.AreEqual(24, large.Width);
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(large, 3, 10), "left edge of the scaled box");
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(large, 20, 17), "bottom-right corner of the scaled box");
+        Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(large, 4, 10), "just inside the scaled box");
+        Assert.AreEqual(((byte)230, (byte)26, (byte)26), Pixel(large, 12, 9), "the mask block's outline");
+        Assert.AreEqual(((byte)174, (byte)82, (byte)82), Pixel(large, 13, 10), "the mask block's tinted centre");
+        Assert.AreEqual(((byte)128, (byte)128, (byte)128), Pixel(large, 15, 10), "beside the mask block");
     }
 }

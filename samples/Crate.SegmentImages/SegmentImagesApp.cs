@@ -1,0 +1,245 @@
+using System.CommandLine;
+using System.Globalization;
+using Crate.Trainers;
+using Crate.Trainers.Data;
+using Crate.Transforms;
+using Crate.Transforms.Checkpoints;
+using Crate.Transforms.Datasets;
+using Crate.Transforms.Evaluation;
+using Crate.Transforms.MLNet;
+using Crate.Transforms.Network;
+using Crate.Transforms.Segmentation;
+using Crate.Transforms.Visualization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Spectre.Console;
+
+namespace Crate.Samples.SegmentImages;
+
+/// <summary>
+/// A folder of images and a CRATE (a Crate.MLNet model file, a saved pipeline, or an authors' checkpoint) → for each
+/// image, its [CLS] attention heat maps (eq. 10), its CrateSegment mask (Appendix B.3) and its MaskCut objects with
+/// boxes (Appendix B.4) as PNGs, and all objects as a COCO results file with the COCO image list they refer to.
+/// </summary>
+public static class SegmentImagesApp
+{
+    /// <summary>Runs the sample on command-line <paramref name="args"/>, writing to <paramref name="console"/>; returns the exit code.</summary>
+    public static int Run(string[] args, IAnsiConsole console)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        var images = new Option<DirectoryInfo>("--images")
+        {
+            Description = "Folder of images to segment, subfolders included (jpg, jpeg, png, bmp, gif, webp). " +
+                "Default: embedded test images, written to <output>/embedded-images.",
+        }.AcceptExistingOnly();
+        var model = new Option<FileInfo>("--model")
+        {
+            Description = "The network: a Crate.MLNet model file (.safetensors), a saved pipeline (.zip) or an authors' checkpoint " +
+                "(.pth, needs --heads); the format is read from the content. Default: train a small CRATE on the embedded dataset.",
+        }.AcceptExistingOnly();
+        var heads = new Option<int?>("--heads") { Description = "Heads of an authors' checkpoint (not recorded in it): 6 for CRATE-T, 12 for S and B, 16 for L." };
+        var imageIds = new Option<FileInfo>("--image-ids")
+        {
+            Description = "A COCO JSON file whose images' file_name (relative to --images) give the image ids of the results. " +
+                "Default: the numbers the file names are (COCO's 000000397133.jpg is 397133) when every name is one, else 1…n in name order.",
+        }.AcceptExistingOnly();
+        var output = new Option<DirectoryInfo>("--output")
+        {
+            Description = "Where the pictures (attention/, segment/, maskcut/), maskcut-results.json and images.json go.",
+            DefaultValueFactory = _ => new DirectoryInfo("crate-segment-output"),
+        };
+        var size = new Option<int?>("--size")
+        {
+            Description = "Network input side in pixels (a multiple of the patch size; positions are interpolated). " +
+                "Default: the model's training size. The paper's MaskCut reads 480×480.",
+        };
+        var layer = new Option<int?>("--layer") { Description = "Layer (0-based) of the attention maps and CrateSegment. Default: the penultimate, as the paper's figures." };
+        var objects = new Option<int>("--objects") { Description = "Most objects MaskCut cuts out of an image.", DefaultValueFactory = _ => 3 };
+        var fraction = new Option<double>("--fraction") { Description = "Share of each head's attention CrateSegment keeps (top-P).", DefaultValueFactory = _ => 0.6 };
+        var device = new Option<ComputeDevice>("--device") { Description = "Where the network runs.", DefaultValueFactory = _ => ComputeDevice.Auto };
+        var count = new Option<int>("--count") { Description = "Embedded images to segment when --images is not given.", DefaultValueFactory = _ => 12 };
+        var trainImages = new Option<int>("--train-images") { Description = "Embedded training images of the default model.", DefaultValueFactory = _ => 3000 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs of the default model.", DefaultValueFactory = _ => 12 };
+        var command = new RootCommand(
+            "Segment your own images with a CRATE: attention heat maps, CrateSegment masks, MaskCut objects with boxes, and a COCO results file.")
+        {
+            images, model, heads, imageIds, output, size, layer, objects, fraction, device, count, trainImages, epochs,
+        };
+        command.SetAction(parsed => SampleErrors.Report(console, () => Segment(console, new Settings(
+            parsed.GetValue(images), parsed.GetValue(model), parsed.GetValue(heads), parsed.GetValue(imageIds), parsed.GetRequiredValue(output),
+            parsed.GetValue(size), parsed.GetValue(layer), parsed.GetValue(objects), parsed.GetValue(fraction), parsed.GetValue(device),
+            parsed.GetValue(count), parsed.GetValue(trainImages), parsed.GetValue(epochs)))));
+        return command.Parse(args).Invoke(new InvocationConfiguration { Output = console.Profile.Out.Writer, Error = console.Profile.Out.Writer });
+    }
+
+    private sealed record Settings(DirectoryInfo? Images, FileInfo? Model, int? Heads, FileInfo? ImageIds, DirectoryInfo Output, int? Size,
+        int? Layer, int Objects, double Fraction, ComputeDevice Device, int Count, int TrainImages, int Epochs);
+
+    /// <summary>A row of the read-outs: MaskCut's columns, the image's name and path, its maps and its mask.</summary>
+    private sealed class SegmentedImage : MaskCutPrediction
+    {
+        public string Name { get; set; } = "";
+
+        public string ImagePath { get; set; } = "";
+
+        public float[] Attention { get; set; } = [];
+
+        public bool[] Mask { get; set; } = [];
+    }
+
+    private static int Segment(IAnsiConsole console, Settings settings)
+    {
+        var context = new MLContext(seed: 0);
+        ConsoleTraining.ShowLog(context, console);
+        string output = settings.Output.FullName;
+        Directory.CreateDirectory(output);
+
+        string modelPath = settings.Model?.FullName ?? TrainEmbeddedModel(context, console, settings, output);
+        CrateNetworkFileFormat format = CrateNetworkFile.DetectFormat(modelPath);
+        // One copy of the network serves the three read-outs (a file source would load one per read-out).
+        using CrateModel network = CrateNetworkFile.Load(modelPath, settings.Heads is int k ? new CheckpointImportOptions { Heads = k } : null);
+        CrateArchitecture a = network.Architecture;
+        console.MarkupLineInterpolated(
+            $"Model: {format} [blue]{modelPath}[/] ({a.Variant}, d {a.EmbeddingDim}, {a.Depth} layers of {a.Heads} heads, patch {a.PatchSize}, trained at {a.ImageHeight}×{a.ImageWidth}).");
+
+        string imageFolder = settings.Images?.FullName ?? WriteEmbeddedImages(console, settings.Count, output);
+        IDataView images = context.Data.LoadImageFolder(imageFolder);
+        string[] files = images.GetColumn<ReadOnlyMemory<char>>("ImagePath")
+            .Select(p => Path.GetRelativePath(imageFolder, p.ToString()).Replace(Path.DirectorySeparatorChar, '/')).ToArray();
+        Dictionary<string, long> ids = AssignImageIds(files, settings.ImageIds, out string idRule);
+        console.WriteLine($"{files.Length} images in {imageFolder}; COCO image ids: {idRule}.");
+
+        var maskCutOptions = new CrateMaskCutOptions
+        {
+            Cut = new MaskCutOptions { MaxObjects = settings.Objects }, ImageHeight = settings.Size, ImageWidth = settings.Size, Device = settings.Device,
+        };
+        using TransformerChain<CrateMaskCutTransformer> readouts = context.Transforms.CrateAttention(network, new CrateAttentionOptions
+            {
+                Layers = settings.Layer is int l ? [l] : null, ImageHeight = settings.Size, ImageWidth = settings.Size, Device = settings.Device,
+            })
+            .Append(context.Transforms.CrateSegment(network, new CrateSegmentOptions
+            {
+                Layer = settings.Layer, Fraction = settings.Fraction, HeadMasksColumnName = null,
+                ImageHeight = settings.Size, ImageWidth = settings.Size, Device = settings.Device,
+            }))
+            .Append(context.Transforms.CrateMaskCut(network, maskCutOptions))
+            .Fit(images);
+        CrateAttentionTransformer attention = readouts.OfType<CrateAttentionTransformer>().Single();
+        int headCount = attention.Heads.Count, gridHeight = attention.GridHeight, gridWidth = attention.GridWidth;
+
+        var detections = new List<CocoDetection>();
+        var cocoImages = new List<CocoImage>();
+        var summary = new Table().AddColumns("image", "id", "size", "objects", "scores");
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(progress =>
+            {
+                ProgressTask task = progress.AddTask("Segmenting", maxValue: files.Length);
+                int index = 0;
+                foreach (SegmentedImage row in context.Data.CreateEnumerable<SegmentedImage>(readouts.Transform(images), reuseRowObject: false))
+                {
+                    string file = files[index];
+                    long id = ids[file];
+                    using MLImage picture = MLImage.CreateFromFile(row.ImagePath);
+                    ImagePixels pixels = ImageColumn.FromImage(picture, "Image", index);
+                    // Small images (the embedded ones are 32×32) are drawn enlarged, each pixel a block, to be seen.
+                    int scale = Math.Max(1, 256 / Math.Max(pixels.Height, pixels.Width));
+                    Save(SegmentationPictures.HeadGrid(pixels, row.Attention, headCount, gridHeight, gridWidth, columns: Math.Min(headCount, 4), scale: scale),
+                        output, "attention", row.Name);
+                    Save(SegmentationPictures.MaskOverlay(pixels, row.Mask, gridHeight, gridWidth, scale: scale), output, "segment", row.Name);
+                    IReadOnlyList<MaskCutDetection> found = row.Objects();
+                    Save(SegmentationPictures.MasksWithBoxes(pixels, found.Select(o => o.Mask.Cells.ToArray()).ToList(),
+                        found.Select(o => ((int)o.X0, (int)o.Y0, (int)(o.X1 - o.X0) + 1, (int)(o.Y1 - o.Y0) + 1)).ToList(), scale: scale), output, "maskcut", row.Name);
+                    detections.AddRange(CocoDetections.FromMasks(id, found.Select(o => o.Mask).ToList(), found.Select(o => (double)o.Score).ToList()));
+                    cocoImages.Add(new CocoImage(id, pixels.Width, pixels.Height, file));
+                    if (index < SummaryRows)
+                        summary.AddRow(Markup.Escape(file), id.ToString(CultureInfo.InvariantCulture), $"{pixels.Width}×{pixels.Height}",
+                            found.Count.ToString(CultureInfo.InvariantCulture), string.Join(" ", found.Select(o => o.Score.ToString("F2", CultureInfo.InvariantCulture))));
+                    task.Increment(1);
+                    index++;
+                }
+            });
+        console.Write(summary);
+        if (files.Length > SummaryRows) console.WriteLine($"… and {files.Length - SummaryRows} more images.");
+
+        // The image list the results refer to, in COCO's format: results and list load together in pycocotools or
+        // CocoResultsFile.Read, and the list is what --image-ids takes back.
+        string imageList = Path.Combine(output, "images.json");
+        new CocoDataset(cocoImages, [], [new CocoCategory(1, maskCutOptions.CategoryName)]).Save(imageList);
+        string results = Path.Combine(output, "maskcut-results.json");
+        CocoResultsFile.Write(results, detections);
+        console.WriteLine($"Pictures: {Path.Combine(output, "attention")} (every head of layer {attention.Layers[0]}), {Path.Combine(output, "segment")} " +
+            $"(CrateSegment), {Path.Combine(output, "maskcut")} (MaskCut objects and boxes).");
+        console.WriteLine($"COCO results: {results} ({detections.Count} objects, class-agnostic category 1), for the images of {imageList}.");
+        return 0;
+    }
+
+    private static string TrainEmbeddedModel(MLContext context, IAnsiConsole console, Settings settings, string output)
+    {
+        // Small objects placed freely, as in the test of segmentation from classification: the grid of patch 4
+        // (8×8) is fine enough to follow an outline, and a centred guess is not the answer.
+        var data = new ShapesDatasetOptions { Count = settings.TrainImages, Seed = 1, Scale = EmbeddedScale };
+        CrateTrainerOptions options = SmallCrate.Options(settings.Epochs, patchSize: 4, settings.Device);
+        console.WriteLine($"No --model: training a small CRATE (patch 4) for {settings.Epochs} epoch(s) on {settings.TrainImages} embedded images " +
+            $"of {string.Join(", ", ShapesDataset.ClassNames(data))}.");
+        using TransformerChain<CrateClassifierTransformer> trained = ConsoleTraining.Train(console, "Training", options,
+            () => context.Transforms.Conversion.MapValueToKey("Label")
+                .Append(context.MulticlassClassification.Trainers.Crate(options))
+                .Fit(ShapesDataset.LoadDataView(context, data)));
+        string path = Path.Combine(output, "shapes-crate.safetensors");
+        CrateModelFile.Save(trained.LastTransformer.Model, path);
+        console.WriteLine($"Saved {path}: pass it as --model to skip the training next time.");
+        return path;
+    }
+
+    private static readonly (double Low, double High) EmbeddedScale = (0.35, 0.55);
+
+    // Rows of the closing table; the pictures and the results file have every image.
+    private const int SummaryRows = 20;
+
+    private static string WriteEmbeddedImages(IAnsiConsole console, int count, string output)
+    {
+        string root = Path.Combine(output, "embedded-images");
+        // Written afresh each run, so no image of an earlier, longer run is left behind.
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        ShapesDataset.WriteFolder(new ShapesDatasetOptions { Count = count, Seed = 2, Scale = EmbeddedScale }, root);
+        console.WriteLine($"No --images: {count} embedded test images written to {root} (true masks in its masks/ folder).");
+        return Path.Combine(root, ShapesDataset.ImagesFolder);
+    }
+
+    /// <summary>The COCO image id of each file (path relative to the image folder, '/'-separated).</summary>
+    private static Dictionary<string, long> AssignImageIds(string[] files, FileInfo? mapping, out string rule)
+    {
+        if (mapping is not null)
+        {
+            CocoDataset list = CocoDataset.Load(mapping.FullName);
+            string? twice = list.Images.GroupBy(i => i.FileName, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
+            if (twice is not null) throw new InvalidDataException($"'{mapping.FullName}' lists file_name '{twice}' for several images.");
+            Dictionary<string, long> byName = list.Images.ToDictionary(i => i.FileName, i => i.Id, StringComparer.Ordinal);
+            string? missing = files.FirstOrDefault(f => !byName.ContainsKey(f));
+            if (missing is not null)
+                throw new InvalidDataException($"'{mapping.FullName}' has no image with file_name '{missing}' (file names are relative to the image folder).");
+            rule = $"from {mapping.FullName}";
+            return files.ToDictionary(f => f, f => byName[f], StringComparer.Ordinal);
+        }
+        long?[] numbers = files.Select(f => long.TryParse(Path.GetFileNameWithoutExtension(f), NumberStyles.None, CultureInfo.InvariantCulture, out long n)
+            ? n : (long?)null).ToArray();
+        if (numbers.All(n => n is not null) && numbers.Distinct().Count() == numbers.Length)
+        {
+            rule = "the numbers the file names are";
+            return files.Zip(numbers).ToDictionary(p => p.First, p => p.Second!.Value, StringComparer.Ordinal);
+        }
+        rule = "1…n in name order (see images.json)";
+        return files.Select((f, i) => (f, i)).ToDictionary(p => p.f, p => (long)p.i + 1, StringComparer.Ordinal);
+    }
+
+    private static void Save(MLImage picture, string output, string folder, string name)
+    {
+        using (picture)
+        {
+            string path = Path.Combine(output, folder, name + ".png");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            picture.Save(path);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Image;
+
+namespace Crate.Transforms.Datasets;
+
+/// <summary>Options of <see cref="DatasetCatalog.LoadImageFolder"/>.</summary>
+public sealed record ImageFolderOptions
+{
+    /// <summary>Also take the images of subfolders, at any depth. Default true.</summary>
+    public bool Recursive { get; init; } = true;
+
+    /// <summary>Skip images that cannot be decoded, counting and logging them, instead of throwing. Default false.</summary>
+    public bool SkipInvalidRecords { get; init; }
+}
+
+/// <summary>
+/// Unlabelled images in a folder (and its subfolders), for the read-outs: the users' own photos to segment. Records
+/// are the images in ordinal order of their paths. Columns: Name (text, the path relative to the folder without the
+/// extension, '/'-separated, e.g. "street/0001": what output files are named after), ImagePath (text, the full path)
+/// and Image (MLImage, decoded when read). Files without an image extension (jpg, jpeg, png, bmp, gif, webp) are
+/// logged as left out; two images whose names differ only in the extension are an error, as their outputs would
+/// collide.
+/// </summary>
+public static class ImageFolder
+{
+    internal static IDataView Load(IHostEnvironment environment, string root, ImageFolderOptions options)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        ArgumentNullException.ThrowIfNull(options);
+        string folder = Path.GetFullPath(root);
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"The image folder '{folder}' does not exist.");
+        SearchOption depth = options.Recursive ? SearchOption.AllDirectories : SearchOption.TopDirectoryOnly;
+        string[] files = Directory.EnumerateFiles(folder, "*", depth)
+            .Select(f => Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'))
+            .Order(StringComparer.Ordinal).ToArray();
+        string[] leftOut = files.Where(f => !ImageFiles.IsImage(f)).ToArray();
+        if (leftOut.Length > 0)
+            FileRecordDataView<ImageRecord, ImageRecord>.Warn(environment, "Image folder reader",
+                $"Image folder '{folder}': {leftOut.Length} files are not images and are left out: " +
+                string.Join(", ", leftOut.Take(10)) + (leftOut.Length > 10 ? ", …" : "") + ".");
+        ImageRecord[] records = files.Where(ImageFiles.IsImage)
+            .Select(f => new ImageRecord(f[..^Path.GetExtension(f).Length], Path.Combine(folder, f))).ToArray();
+        if (records.Length == 0) throw new InvalidDataException($"The image folder '{folder}' has no images ({string.Join(", ", ImageFiles.Extensions.Order())}).");
+        string? twin = records.GroupBy(r => r.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (twin is not null)
+            throw new InvalidDataException($"The image folder '{folder}' has several images named '{twin}' (differing only in the extension); rename one.");
+
+        FileColumn<ImageRecord>[] columns =
+        [
+            FileColumn<ImageRecord>.Scalar("Name", TextDataViewType.Instance, r => r.Name.AsMemory()),
+            FileColumn<ImageRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
+            FileColumn<ImageRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
+        ];
+        return new FileRecordDataView<ImageRecord, ImageRecord>(environment, "Image folder reader", records, columns,
+            r => r, r => r.Name, options.SkipInvalidRecords);
+    }
+
+    private sealed record ImageRecord(string Name, string ImagePath);
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using Crate.SegmentService;
+using Crate.Trainers.Data;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.Data;
+
+/// <summary>
+/// Crate.SegmentService under load: the default model (the Quickstart's network trained on the embedded shapes, MaskCut
+/// at 96×96), served in this process on 127.0.0.1, and 1, 4 and 16 clients that each post a fixed number of 128×128
+/// PNGs to POST /segment, one after another. Prints requests/s and the p50 and p99 latency of each level, the
+/// baseline measured first in the same process (the same predictions on one PredictionEngine, no HTTP), and the
+/// process's CPU use and the machine's load average around each level. On a shared machine the process gets the
+/// cores other jobs leave it, so requests per CPU-second (requests/s over the cores the process used) is the figure
+/// that compares across loads.
+/// Only the loopback is contacted; every loop is bounded by its request count.
+/// </summary>
+internal static class ServingBenchmark
+{
+    private const int Side = 128;
+
+    public static async Task Run(bool quick)
+    {
+        Console.WriteLine($"# Crate.Benchmarks --serving — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
+            $"{Environment.ProcessorCount} logical cores, load average before: {LoadAverage()}");
+        Console.WriteLine();
+        byte[][] images = Enumerable.Range(0, 16).Select(i =>
+        {
+            ShapesSample sample = ShapesDataset.Sample(new ShapesDatasetOptions { ImageHeight = Side, ImageWidth = Side, Count = 16, Seed = 9 }, i);
+            using MLImage image = ShapesDataset.ToImage(sample);
+            string path = Path.Combine(Path.GetTempPath(), $"crate-serving-benchmark-{i}.png");
+            image.Save(path);
+            byte[] bytes = File.ReadAllBytes(path);
+            File.Delete(path);
+            return bytes;
+        }).ToArray();
+
+        // No model file: the service trains the default (or loads it from its cache, as `dotnet run` does).
+        WebApplication app = SegmentServiceApp.Build(["--urls", "http://127.0.0.1:0"], builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
+        var clock = Stopwatch.StartNew();
+        await app.StartAsync();
+        SegmentationModel served = app.Services.GetRequiredService<SegmentationModel>();
+        Console.WriteLine($"Serving the {served.Description.Source}; started in {clock.Elapsed.TotalSeconds:F0} s; " +
+            $"up to {served.Description.MaxConcurrentPredictions} predictions at once.");
+        try
+        {
+            string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
+            int perLevel = quick ? 16 : 200;
+
+            // Baseline: the same work without HTTP, one prediction at a time on the service's own engine pool.
+            var engines = app.Services.GetRequiredService<PredictionEnginePool<ImageInput, SegmentationRow>>();
+            MLImage[] decoded = images.Select(b => MLImage.CreateFromStream(new MemoryStream(b))).ToArray();
+            for (int i = 0; i < 4; i++) engines.Predict(new ImageInput { Image = decoded[i % decoded.Length] });
+            Level direct = Measure(1, perLevel, (_, k) =>
+            {
+                engines.Predict(new ImageInput { Image = decoded[k % decoded.Length] });
+                return Task.CompletedTask;
+            });
+            foreach (MLImage image in decoded) image.Dispose();
+
+            Console.WriteLine();
+            Console.WriteLine("| clients | requests | requests/s | p50 ms | p99 ms | vs direct | process CPU | requests per CPU-second | load average after |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine(direct.Row("direct (no HTTP)", direct.RequestsPerSecond));
+            for (int i = 0; i < 4; i++) await Post(client, images[i]);
+            foreach (int clients in new[] { 1, 4, 16 })
+            {
+                Level level = Measure(clients, perLevel, (_, k) => Post(client, images[k % images.Length]));
+                Console.WriteLine(level.Row(clients.ToString(CultureInfo.InvariantCulture), direct.RequestsPerSecond));
+            }
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static async Task Post(HttpClient client, byte[] png)
+    {
+        using var body = new ByteArrayContent(png);
+        body.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        using HttpResponseMessage response = await client.PostAsync("/segment", body);
+        response.EnsureSuccessStatusCode();
+        await response.Content.ReadAsByteArrayAsync();
+    }
+
+    /// <summary><paramref name="total"/> requests shared by <paramref name="clients"/> concurrent loops, each request timed.</summary>
+    private static Level Measure(int clients, int total, Func<int, int, Task> request)
+    {
+        using var self = Process.GetCurrentProcess();
+        TimeSpan cpuBefore = self.TotalProcessorTime;
+        var latencies = new double[total];
+        int next = -1;
+        var clock = Stopwatch.StartNew();
+        Task.WaitAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            int k;
+            while ((k = Interlocked.Increment(ref next)) < total)
+            {
+                long start = Stopwatch.GetTimestamp();
+                await request(c, k);
+                latencies[k] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        })).ToArray());
+        double seconds = clock.Elapsed.TotalSeconds;
+        self.Refresh();
+        double cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds / seconds;
+        Array.Sort(latencies);
+        return new Level(total, total / seconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), cpu);
+    }
+
+    /// <summary>The nearest-rank percentile of sorted values.</summary>
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private sealed record Level(int Requests, double RequestsPerSecond, double P50, double P99, double CpuCores)
+    {
+        public string Row(string clients, double direct) =>
+            $"| {clients} | {Requests} | {RequestsPerSecond:F1} | {P50:F1} | {P99:F1} | {RequestsPerSecond / direct:F2}× | " +
+            $"{CpuCores:F2} cores | {RequestsPerSecond / CpuCores:F1} | {LoadAverage()} |";
+    }
+}
