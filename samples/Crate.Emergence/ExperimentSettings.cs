@@ -76,7 +76,7 @@ public sealed record ExperimentSettings
     public int SceneDataSeed { get; init; } = 3;
 
     /// <summary>
-    /// The default run: 4 variants × 3 seeds of the default recipe (187 steps each), 600 test images, 200 scenes. Sized
+    /// The default run: 4 variants × 3 seeds of the default recipe (281 steps each), 600 test images, 200 scenes. Sized
     /// to finish in 20 minutes on 2 CPU cores (docs/emergence.md has the measured time).
     /// </summary>
     public static ExperimentSettings Default => new();

@@ -16,7 +16,7 @@ var seeds = new Option<int[]>("--seeds") { Description = "Training seeds [defaul
 var variants = new Option<string[]>("--variants") { Description = "Models to train: Crate ViT CrateMhsa CrateMlp CrateSoftThreshold [default: the first four].", AllowMultipleArgumentsPerToken = true };
 var epochsEval = new Option<bool>("--epochs-eval") { Description = "Also measure every epoch's checkpoint (Figure 10)." };
 var epochs = new Option<int?>("--epochs") { Description = "Training epochs [default: 3; --quick: 2]." };
-var trainImages = new Option<int?>("--train-images") { Description = "Training images [default: 4000; --quick: 1000]." };
+var trainImages = new Option<int?>("--train-images") { Description = "Training images [default: 6000; --quick: 1000]." };
 var learningRate = new Option<double?>("--lr") { Description = "Peak learning rate [default: 2e-3]." };
 var optimizer = new Option<CrateOptimizerKind?>("--optimizer") { Description = "AdamW or Lion [default: AdamW]." };
 var weightDecay = new Option<double?>("--weight-decay") { Description = "Weight decay [default: 0.05]." };

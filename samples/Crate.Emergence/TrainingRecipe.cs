@@ -27,11 +27,11 @@ public sealed record TrainingRecipe
     public int PatchSize { get; init; } = 4;
 
     /// <summary>
-    /// Training images (one object each). Default 4,000: with <see cref="Epochs"/> 3 and batches of 64, 187 steps per
+    /// Training images (one object each). Default 6,000: with <see cref="Epochs"/> 3 and batches of 64, 281 steps per
     /// model, what 12 trainings (4 variants × 3 seeds) can take in the default run's 20 minutes on 2 CPU cores
     /// (docs/emergence.md has the measured time and what longer training changes).
     /// </summary>
-    public int TrainingImages { get; init; } = 4000;
+    public int TrainingImages { get; init; } = 6000;
 
     /// <summary>Passes over them. Default 3.</summary>
     public int Epochs { get; init; } = 3;
