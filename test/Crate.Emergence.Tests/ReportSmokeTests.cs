@@ -6,7 +6,7 @@ using Crate.Emergence;
 namespace Crate.Emergence.Tests;
 
 /// <summary>
-/// The command run in-process as a user runs it, on settings far smaller than --quick (which takes minutes: too long
+/// The command run in-process as a user runs it, on settings far smaller than --quick (a minute or two: too long
 /// for CI), checked on the report's structure, not on which model wins: every file is there, every table has a row
 /// per model and a column per layer, and every number is finite and a percentage.
 /// </summary>
