@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using Crate.Samples;
 using Crate.Trainers;
 using Crate.Trainers.Data;
 using Crate.Transforms;
@@ -146,12 +147,11 @@ public static class DefaultModel
     private static ShapesDatasetOptions Dataset(DefaultModelOptions options) =>
         new() { Count = options.TrainingImages, Seed = options.Seed + 1, ImageHeight = ImageSide, ImageWidth = ImageSide };
 
-    /// <summary>The Quickstart's recipe: AdamW with a one-epoch warm-up and a per-step cosine, flips only.</summary>
-    private static CrateTrainerOptions Recipe(DefaultModelOptions options) => new()
+    /// <summary>The samples' recipe (<see cref="SmallCrate"/>, the Quickstart's), with this service's seed.</summary>
+    private static CrateTrainerOptions Recipe(DefaultModelOptions options)
     {
-        ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = PatchSize,
-        ImageHeight = ImageSide, ImageWidth = ImageSide, Epochs = options.Epochs, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW,
-        LearningRate = 3e-3, WeightDecay = 0.05, WarmupEpochs = 1, Schedule = ScheduleGranularity.PerStep, RandomResizedCrop = false,
-        Seed = options.Seed,
-    };
+        CrateTrainerOptions recipe = SmallCrate.Options(options.Epochs, PatchSize, ComputeDevice.Auto);
+        recipe.Seed = options.Seed;
+        return recipe;
+    }
 }
