@@ -59,17 +59,8 @@ public sealed record SceneDatasetOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
     {
-        static void Require(bool ok, string name, string why)
-        {
-            if (!ok) throw new ArgumentException($"SceneDatasetOptions.{name} {why}.", name);
-        }
-        Require(ImageWidth >= 8, nameof(ImageWidth), $"is {ImageWidth}; images need at least 8 pixels a side");
-        Require(ImageHeight >= 8, nameof(ImageHeight), $"is {ImageHeight}; images need at least 8 pixels a side");
-        Require(Count >= 0, nameof(Count), "must not be negative");
-        Require(Shapes is { Count: > 0 }, nameof(Shapes), "must name at least one shape");
-        Require(Textures is { Count: > 0 }, nameof(Textures), "must name at least one texture");
-        Require(Shapes.Distinct().Count() == Shapes.Count && Shapes.All(Enum.IsDefined), nameof(Shapes), "must be distinct known shapes");
-        Require(Textures.Distinct().Count() == Textures.Count && Textures.All(Enum.IsDefined), nameof(Textures), "must be distinct known textures");
+        ObjectClasses.ValidateCommon(nameof(SceneDatasetOptions), ImageWidth, ImageHeight, Count, Shapes, Textures);
+        void Require(bool ok, string name, string why) => ObjectClasses.Require(nameof(SceneDatasetOptions), ok, name, why);
         Require(ObjectRadius.Low >= 2 && ObjectRadius.Low <= ObjectRadius.High, nameof(ObjectRadius), "must satisfy 2 ≤ low ≤ high");
         Require(2 * (ObjectRadius.High + 1) <= Math.Min(ImageWidth, ImageHeight), nameof(ObjectRadius),
             $"high end {ObjectRadius.High} does not fit a {ImageWidth}×{ImageHeight} image: it needs 2·(radius + 1) ≤ the shorter side");
