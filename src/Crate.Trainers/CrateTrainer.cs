@@ -140,7 +140,11 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
         using var generator = new Generator((ulong)options.Seed);
         CrateArchitecture wanted = options.ToArchitecture(classCount);
         if (options.InitialWeightsPath is not string path)
-            return new CrateModel(wanted, generator);
+        {
+            var fresh = new CrateModel(wanted, generator);
+            NetworkInitialization.Apply(fresh, options.Initialization, generator);
+            return fresh;
+        }
         CrateModel loaded = CrateNetworkFile.Load(path, new CheckpointImportOptions
         {
             Heads = options.InitialWeightsHeads ?? wanted.Heads,

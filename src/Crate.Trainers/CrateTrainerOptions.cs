@@ -112,6 +112,13 @@ public sealed class CrateTrainerOptions
     /// <summary>CRATE or an ablation. Default <see cref="CrateVariant.Crate"/>.</summary>
     public CrateVariant Variant { get; set; } = CrateVariant.Crate;
 
+    /// <summary>
+    /// How a network trained from scratch is initialised. Default <see cref="CrateInitialization.Orthogonal"/>: with
+    /// the reference's <see cref="CrateInitialization.Reference"/> a small CRATE learns small-object images far more
+    /// slowly than ViT (docs/emergence.md). Ignored when <see cref="InitialWeightsPath"/> or <see cref="ResumeFrom"/> is set.
+    /// </summary>
+    public CrateInitialization Initialization { get; set; } = CrateInitialization.Orthogonal;
+
     /// <summary>Passes over the training data. Default 10.</summary>
     public int Epochs { get; set; } = 10;
 
@@ -243,6 +250,7 @@ public sealed class CrateTrainerOptions
         Require(InferenceBatchSize >= 1, nameof(InferenceBatchSize), "must be at least 1");
         Require(WarmupEpochs >= 0, nameof(WarmupEpochs), "must not be negative");
         Require(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), "must be in [0, 1)");
+        Require(Enum.IsDefined(Initialization), nameof(Initialization), $"{(int)Initialization} is not a known initialisation");
         Require(EffectiveLearningRate > 0, nameof(LearningRate), "must be positive");
         Require(EffectiveWeightDecay >= 0, nameof(WeightDecay), "must not be negative");
         Require(GradientClipNorm is null or > 0, nameof(GradientClipNorm), "must be positive");

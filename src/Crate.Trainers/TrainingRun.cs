@@ -130,7 +130,7 @@ internal sealed class TrainingRun
                     Report(epoch, step, window, null, clock, imagesSeen, isEpochEnd: false);
                 if (options.Cancellation.IsCancellationRequested)
                 {
-                    SaveCheckpoint($"cancelled-step-{step:D7}", epoch, stepInEpoch, step, bestAccuracy, sinceBest, bestWeights);
+                    SaveCheckpoint($"cancelled-step-{step:D7}.safetensors", epoch, stepInEpoch, step, bestAccuracy, sinceBest, bestWeights);
                     log($"Cancelled after step {step}.");
                     return;
                 }
@@ -155,7 +155,7 @@ internal sealed class TrainingRun
             }
             Report(epoch, step, window, accuracy, clock, imagesSeen, isEpochEnd: true);
             if ((epoch + 1) % options.CheckpointEveryEpochs == 0 || epoch + 1 == options.Epochs || stop)
-                SaveCheckpoint($"epoch-{epoch + 1:D4}", epoch + 1, 0, step, bestAccuracy, sinceBest, bestWeights);
+                SaveCheckpoint(CrateTrainingCheckpoint.EpochFileName(epoch + 1), epoch + 1, 0, step, bestAccuracy, sinceBest, bestWeights);
             if (stop)
             {
                 log($"Early stop after epoch {epoch + 1}: no better validation accuracy for {sinceBest} epochs (best {bestAccuracy:P2}).");
@@ -208,11 +208,11 @@ internal sealed class TrainingRun
         window.Restart();
     }
 
-    private void SaveCheckpoint(string name, int completedEpochs, int stepsIntoEpoch, long step, double? best, int sinceBest,
+    private void SaveCheckpoint(string fileName, int completedEpochs, int stepsIntoEpoch, long step, double? best, int sinceBest,
         Dictionary<string, Tensor>? bestWeights)
     {
         if (options.CheckpointDirectory is not string directory) return;
-        string path = Path.Combine(directory, name + ".safetensors");
+        string path = Path.Combine(directory, fileName);
         TrainingCheckpoint.Write(path, model, optimizer.StateDict(), bestWeights, new TrainingCheckpoint
         {
             CompletedEpochs = completedEpochs, StepsIntoEpoch = stepsIntoEpoch, GlobalStep = step, BestAccuracy = best,

@@ -11,6 +11,8 @@
 //   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
 //   --streaming [--images N]                N rows through every network transform: working set
 //   --serving                               Crate.SegmentService on 127.0.0.1 at 1, 4 and 16 clients: requests/s, p50/p99
+//   --data                                  the embedded datasets' generation rate
+//   --plateau key=value ... | --plateau-probe key=value ...   training-recipe study (PlateauStudy.cs, docs/emergence.md)
 // Prints Markdown tables for the docs.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -19,10 +21,13 @@ using Crate.Transforms.Network;
 using TorchSharp;
 using static TorchSharp.torch;
 
+if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
+    return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
+
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
-    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving | --data] " +
     "[--device cpu|cuda|auto] [--quick]";
-string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving"];
+string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
 string? mode = null, readout = null;
@@ -55,6 +60,9 @@ for (int i = 0; i < args.Length; i++)
 }
 switch (mode)
 {
+    case "--data":
+        DataBenchmark.Run(quick);
+        return 0;
     case "--segmentation-evaluation":
         SegmentationEvaluationBenchmark.Run(images ?? 5000);
         return 0;

@@ -12,7 +12,7 @@ namespace Crate.Trainers.Tests;
 [TestClass]
 public sealed class CrateTrainerTests
 {
-    private static float[] Weights(CrateModel model) =>
+    internal static float[] Weights(CrateModel model) =>
         model.parameters().SelectMany(p => p.detach().cpu().flatten().data<float>().ToArray()).ToArray();
 
     [TestMethod]

@@ -2,6 +2,7 @@ using System.Text;
 using Crate.Trainers.Augmentation;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 
 namespace Crate.Trainers.Data;
 
@@ -22,7 +23,7 @@ public static class ShapesDataset
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return options.Shapes.SelectMany(s => options.Textures.Select(t => $"{s}-{t}".ToLowerInvariant())).ToArray();
+        return ObjectClasses.Names(options.Shapes, options.Textures);
     }
 
     /// <summary>Image <paramref name="index"/> of the dataset. Class = index mod the class count, so classes stay balanced.</summary>
@@ -55,22 +56,18 @@ public static class ShapesDataset
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return new ShapesDataView(options);
+        return new GeneratedDataView<ShapesSample>(options.Count, i => Sample(options, i),
+            new GeneratedColumn<ShapesSample, MLImage>("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
+            new GeneratedColumn<ShapesSample, ReadOnlyMemory<char>>("Label", TextDataViewType.Instance, s => s.Label.AsMemory()),
+            new GeneratedColumn<ShapesSample, VBuffer<bool>>("Mask", new VectorDataViewType(BooleanDataViewType.Instance, options.ImageHeight * options.ImageWidth),
+                s => new VBuffer<bool>(s.Mask.Length, (bool[])s.Mask.Clone())));
     }
 
     /// <summary>The sample as an MLImage.</summary>
     public static MLImage ToImage(ShapesSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        var rgba = new byte[4 * sample.Width * sample.Height];
-        for (int i = 0; i < sample.Width * sample.Height; i++)
-        {
-            rgba[4 * i] = sample.Rgb[3 * i];
-            rgba[4 * i + 1] = sample.Rgb[3 * i + 1];
-            rgba[4 * i + 2] = sample.Rgb[3 * i + 2];
-            rgba[4 * i + 3] = 255;
-        }
-        return MLImage.CreateFromPixels(sample.Width, sample.Height, MLPixelFormat.Rgba32, rgba);
+        return RgbPixels.ToImage(sample.Width, sample.Height, sample.Rgb);
     }
 
     /// <summary>The folder of <see cref="WriteFolder"/>'s output that holds a folder of images per class.</summary>
@@ -99,7 +96,7 @@ public static class ShapesDataset
             string maskPath = Path.Combine("masks", $"{sample.Index:D6}.png");
             Directory.CreateDirectory(Path.Combine(root, ImagesFolder, sample.Label));
             using (MLImage image = ToImage(sample)) image.Save(Path.Combine(root, imagePath));
-            using (MLImage mask = MaskImage(sample)) mask.Save(Path.Combine(root, maskPath));
+            using (MLImage mask = RgbPixels.MaskImage(sample.Width, sample.Height, sample.Mask)) mask.Save(Path.Combine(root, maskPath));
             labels.Append(imagePath).Append('\t').Append(sample.Label).Append('\t').Append(maskPath).Append('\n');
         }
         string labelsPath = Path.Combine(root, "labels.tsv");
@@ -109,41 +106,14 @@ public static class ShapesDataset
         return labelsPath;
     }
 
-    private static MLImage MaskImage(ShapesSample sample)
-    {
-        var rgba = new byte[4 * sample.Width * sample.Height];
-        for (int i = 0; i < sample.Mask.Length; i++)
-        {
-            byte v = sample.Mask[i] ? (byte)255 : (byte)0;
-            rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = v;
-            rgba[4 * i + 3] = 255;
-        }
-        return MLImage.CreateFromPixels(sample.Width, sample.Height, MLPixelFormat.Rgba32, rgba);
-    }
-
     /// <summary>Paints the background, then the object exactly where its outline test holds.</summary>
     internal static ShapesSample Render(ShapesDatasetOptions options, int index, int classIndex, ObjectGeometry geometry, ref SplitMix64 random)
     {
         int width = options.ImageWidth, height = options.ImageHeight;
-        float[] background = Background.Paint(width, height, ref random);
-        var rgb = new byte[3 * width * height];
-        var mask = new bool[width * height];
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                int i = y * width + x;
-                bool inside = geometry.Contains(x + 0.5, y + 0.5);
-                mask[i] = inside;
-                (float r, float g, float b) = inside
-                    ? geometry.ColourAt(x + 0.5, y + 0.5)
-                    : (background[3 * i], background[3 * i + 1], background[3 * i + 2]);
-                rgb[3 * i] = ToByte(r);
-                rgb[3 * i + 1] = ToByte(g);
-                rgb[3 * i + 2] = ToByte(b);
-            }
-        string label = $"{geometry.Shape}-{geometry.Texture}".ToLowerInvariant();
-        return new ShapesSample(index, classIndex, label, width, height, rgb, mask);
+        float[] pixels = Background.Paint(width, height, ref random);
+        var owners = new byte[width * height];
+        geometry.Paint(pixels, owners, 1, width, height);
+        return new ShapesSample(index, classIndex, ObjectClasses.Name(geometry.Shape, geometry.Texture), width, height, RgbPixels.ToBytes(pixels),
+            Array.ConvertAll(owners, o => o != 0));
     }
-
-    private static byte ToByte(float value) => (byte)Math.Clamp(MathF.Round(value * 255f), 0, 255);
 }

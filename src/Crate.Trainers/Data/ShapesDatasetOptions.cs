@@ -61,17 +61,8 @@ public sealed record ShapesDatasetOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
     {
-        static void Require(bool ok, string name, string why)
-        {
-            if (!ok) throw new ArgumentException($"ShapesDatasetOptions.{name} {why}.", name);
-        }
-        Require(ImageWidth >= 8, nameof(ImageWidth), $"is {ImageWidth}; images need at least 8 pixels a side");
-        Require(ImageHeight >= 8, nameof(ImageHeight), $"is {ImageHeight}; images need at least 8 pixels a side");
-        Require(Count >= 0, nameof(Count), "must not be negative");
-        Require(Shapes is { Count: > 0 }, nameof(Shapes), "must name at least one shape");
-        Require(Textures is { Count: > 0 }, nameof(Textures), "must name at least one texture");
-        Require(Shapes.Distinct().Count() == Shapes.Count && Shapes.All(Enum.IsDefined), nameof(Shapes), "must be distinct known shapes");
-        Require(Textures.Distinct().Count() == Textures.Count && Textures.All(Enum.IsDefined), nameof(Textures), "must be distinct known textures");
+        ObjectClasses.ValidateCommon(nameof(ShapesDatasetOptions), ImageWidth, ImageHeight, Count, Shapes, Textures);
+        void Require(bool ok, string name, string why) => ObjectClasses.Require(nameof(ShapesDatasetOptions), ok, name, why);
         Require(Scale.Low > 0 && Scale.Low <= Scale.High && Scale.High <= 0.9, nameof(Scale), "must satisfy 0 < low ≤ high ≤ 0.9 so objects fit");
     }
 }

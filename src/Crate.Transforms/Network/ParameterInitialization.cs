@@ -32,6 +32,23 @@ internal static class ParameterInitialization
     public static Tensor Normal(long[] shape, Generator? generator) => randn(shape, generator: generator);
 
     /// <summary>
+    /// A [rows, columns] matrix with orthonormal rows (rows ≤ columns) or columns (rows &gt; columns), as
+    /// <c>nn.init.orthogonal_</c> makes it: Q of the QR factorisation of a standard normal matrix, its columns' signs
+    /// fixed by R's diagonal so that Q is uniformly (Haar) distributed. Drawn here because TorchSharp 0.107's
+    /// <c>nn.init</c> functions ignore the generator they are given (see <see cref="Uniform"/>).
+    /// </summary>
+    public static Tensor Orthogonal(long rows, long columns, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        bool wide = rows < columns;
+        Tensor normal = randn(wide ? [columns, rows] : [rows, columns], generator: generator, dtype: float64);
+        (Tensor q, Tensor r) = linalg.qr(normal);
+        q = q.mul(r.diagonal().sign().unsqueeze(0));
+        return (wide ? q.t() : q).to_type(float32).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// U(−bound, bound) as rand·2b − b: TorchSharp 0.107's <c>nn.init.uniform_</c> draws from the process-wide
     /// generator whatever generator it is given (measured: ReadoutIsolationTests), while <c>rand</c> honours it.
     /// </summary>

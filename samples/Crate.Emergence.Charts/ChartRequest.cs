@@ -1,0 +1,41 @@
+namespace Crate.Emergence.Charts;
+
+/// <summary>
+/// What the report asks the chart library to draw, sent across as JSON: this file is compiled into both
+/// Crate.Emergence and Crate.Emergence.Charts, which live in separate load contexts and share no types.
+/// </summary>
+/// <param name="OutputPath">The PNG to write.</param>
+/// <param name="Lines">Line charts, one panel per metric; null when <paramref name="Grid"/> is given.</param>
+/// <param name="Grid">A labelled grid of pictures; null when <paramref name="Lines"/> is given.</param>
+public sealed record ChartRequest(string OutputPath, LineFigure? Lines, PictureGrid? Grid);
+
+/// <summary>Panels of line charts in a grid of <paramref name="Columns"/> columns, each titled by its metric.</summary>
+/// <param name="Columns">Panels per row.</param>
+/// <param name="PanelWidth">Width of one panel in pixels.</param>
+/// <param name="PanelHeight">Height of one panel in pixels.</param>
+/// <param name="Panels">The panels, row by row.</param>
+public sealed record LineFigure(int Columns, int PanelWidth, int PanelHeight, IReadOnlyList<LinePanel> Panels);
+
+/// <summary>One chart: a line per series, with its spread drawn as error bars.</summary>
+/// <param name="Title">The panel's title (the metric).</param>
+/// <param name="XLabel">The horizontal axis' label.</param>
+/// <param name="YLabel">The vertical axis' label.</param>
+/// <param name="XTicks">Integer positions to label on the horizontal axis (layers, epochs).</param>
+/// <param name="Series">The lines.</param>
+public sealed record LinePanel(string Title, string XLabel, string YLabel, IReadOnlyList<int> XTicks, IReadOnlyList<LineSeries> Series);
+
+/// <summary>One line: values at positions, with ± spread (a standard deviation; zeros draw no bars).</summary>
+/// <param name="Name">The legend entry (the model).</param>
+/// <param name="X">Positions.</param>
+/// <param name="Y">Values.</param>
+/// <param name="Spread">Half-height of each error bar.</param>
+public sealed record LineSeries(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y, IReadOnlyList<double> Spread);
+
+/// <summary>Pictures (PNG files) in rows and columns, each row and column labelled.</summary>
+/// <param name="Title">The figure's title.</param>
+/// <param name="RowLabels">One label per row, drawn at its left.</param>
+/// <param name="ColumnLabels">One label per column, drawn above it.</param>
+/// <param name="Tiles">Tiles[row][column]: a PNG path, or an empty string for an empty cell.</param>
+/// <param name="TileSize">The side of a tile in pixels of the figure.</param>
+public sealed record PictureGrid(string Title, IReadOnlyList<string> RowLabels, IReadOnlyList<string> ColumnLabels,
+    IReadOnlyList<IReadOnlyList<string>> Tiles, int TileSize);

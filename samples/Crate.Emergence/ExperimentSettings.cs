@@ -1,0 +1,97 @@
+using Crate.Trainers.Data;
+using Crate.Transforms;
+using Crate.Transforms.Network;
+using Crate.Transforms.Segmentation;
+
+namespace Crate.Emergence;
+
+/// <summary>How the read-outs are measured: the thresholding rule of Appendix B.3 and MaskCut's settings (B.4).</summary>
+public sealed record MeasurementSettings
+{
+    /// <summary>How attention maps become masks. Default the paper's top-P rule.</summary>
+    public MaskRule Rule { get; init; } = MaskRule.TopFraction;
+
+    /// <summary>P. Default 0.6 (Appendix B.3).</summary>
+    public double Fraction { get; init; } = 0.6;
+
+    /// <summary>MaskCut's n, τ and filters. Default the paper's (n = 3, τ = 0.15, no CRF).</summary>
+    public MaskCutOptions Cut { get; init; } = new();
+
+    /// <summary>The network input side for the read-outs; null for each model's training size. Default null.</summary>
+    public int? InputSize { get; init; }
+
+    /// <summary>Layers measured (0-based); null for all. Default null.</summary>
+    public IReadOnlyList<int>? Layers { get; init; }
+
+    /// <summary>Images per network pass. Default 32.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Where the read-outs run. Default auto.</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
+}
+
+/// <summary>Everything one run of the experiment on the embedded data is made of.</summary>
+public sealed record ExperimentSettings
+{
+    /// <summary>The paper's Table 2 variants, in the order the report lists them.</summary>
+    public static readonly IReadOnlyList<CrateVariant> PaperVariants = [CrateVariant.Crate, CrateVariant.ViT, CrateVariant.CrateMhsa, CrateVariant.CrateMlp];
+
+    /// <summary>The training recipe every model shares.</summary>
+    public TrainingRecipe Recipe { get; init; } = new();
+
+    /// <summary>The models trained. Default CRATE, ViT, CRATE-MHSA, CRATE-MLP.</summary>
+    public IReadOnlyList<CrateVariant> Variants { get; init; } = PaperVariants;
+
+    /// <summary>One training of every variant per seed. Default 0, 1, 2.</summary>
+    public IReadOnlyList<int> Seeds { get; init; } = [0, 1, 2];
+
+    /// <summary>The images (size, vocabulary, clutter); its Count and Seed are set per set below. Default SceneDataset's defaults.</summary>
+    public SceneDatasetOptions Data { get; init; } = new();
+
+    /// <summary>Held-out single-object images for classification accuracy. Default 600.</summary>
+    public int TestImages { get; init; } = 600;
+
+    /// <summary>Multi-object scenes for segmentation and MaskCut. Default 200.</summary>
+    public int EvaluationScenes { get; init; } = 200;
+
+    /// <summary>Measure every epoch's checkpoint too (Figure 10). Default false.</summary>
+    public bool EvaluateEveryEpoch { get; init; }
+
+    /// <summary>How the read-outs are measured.</summary>
+    public MeasurementSettings Measurement { get; init; } = new();
+
+    /// <summary>Images in each picture. Default 6.</summary>
+    public int PictureImages { get; init; } = 6;
+
+    /// <summary>Where training runs. Default auto.</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
+
+    /// <summary>Seed of the training images (model seeds vary initialisation, order and augmentation only). Default 1.</summary>
+    public int TrainingDataSeed { get; init; } = 1;
+
+    /// <summary>Seed of the test images. Default 2.</summary>
+    public int TestDataSeed { get; init; } = 2;
+
+    /// <summary>Seed of the evaluation scenes. Default 3.</summary>
+    public int SceneDataSeed { get; init; } = 3;
+
+    /// <summary>
+    /// The default run: 4 variants × 3 seeds of the default recipe (281 steps each), 600 test images, 200 scenes. Sized
+    /// to finish in 20 minutes on 2 CPU cores (docs/emergence.md has the measured time).
+    /// </summary>
+    public static ExperimentSettings Default => new();
+
+    /// <summary>
+    /// <c>--quick</c>: the same experiment made small enough for well under 3 minutes on 2 CPU cores: 2 seeds, 1,000
+    /// images × 2 epochs (31 steps), 200 test images, 40 scenes. The models are barely trained; it checks that
+    /// everything runs and how the report looks, not what it finds.
+    /// </summary>
+    public static ExperimentSettings Quick => new()
+    {
+        Recipe = new TrainingRecipe { TrainingImages = 1000, Epochs = 2 },
+        Seeds = [0, 1],
+        TestImages = 200,
+        EvaluationScenes = 40,
+        PictureImages = 4,
+    };
+}

@@ -1,0 +1,2 @@
+// The runs share two cores: one at a time.
+[assembly: DoNotParallelize]

@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Crate.Emergence;
+
+namespace Crate.Emergence.Tests;
+
+/// <summary>
+/// The command run in-process as a user runs it, on settings far smaller than --quick (a minute or two: too long
+/// for CI), checked on the report's structure, not on which model wins: every file is there, every table has a row
+/// per model and a column per layer, and every number is finite and a percentage.
+/// </summary>
+[TestClass]
+public sealed partial class ReportSmokeTests
+{
+    private static readonly string[] ModelsRows = ["CRATE", "ViT", "CRATE-MHSA", "CRATE-MLP"];
+
+    [TestMethod]
+    public void TinyEmbeddedRunWritesTheWholeReport()
+    {
+        string directory = Directory.CreateTempSubdirectory("crate-emergence-smoke-").FullName;
+        try
+        {
+            // 24-pixel images on a 6×6 grid, d 16, 2 layers of 2 heads, 2 seeds, 2 epochs of 32 images, measured every epoch.
+            int exit = RunCommand("--quick", "--image-size", "24", "--radius", "5", "9", "--dim", "16", "--depth", "2", "--heads", "2",
+                "--train-images", "32", "--batch-size", "16", "--epochs", "2", "--seeds", "0", "1", "--test-images", "16", "--scenes", "6",
+                "--pictures", "2", "--epochs-eval", "--device", "Cpu", "--plain", "--output", directory);
+            Assert.AreEqual(0, exit);
+
+            foreach (string file in new[] { "report.md", "results.json", "layers.png", "epochs.png", "attention.png", "heads-CRATE.png", "heads-ViT.png", "pca.png", "maskcut.png" })
+                Assert.IsTrue(new FileInfo(Path.Combine(directory, file)) is { Exists: true, Length: > 0 }, $"{file} is written");
+            foreach (string model in ModelsRows)
+                foreach (int seed in new[] { 0, 1 })
+                    Assert.IsTrue(File.Exists(Path.Combine(directory, "models", $"{model}-seed{seed}.safetensors")), $"{model} seed {seed} is saved");
+            foreach (string png in Directory.GetFiles(directory, "*.png"))
+                CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png).Take(4).ToArray(), $"{png} is a PNG");
+
+            string report = File.ReadAllText(Path.Combine(directory, "report.md"));
+            foreach (string heading in new[] { "## Classification", "## Table 1", "## Table 2", "## By layer", "## By epoch", "## Pictures", "## The paper's orderings" })
+                StringAssert.Contains(report, heading);
+            CheckTables(report, layers: 2, seeds: 2);
+
+            ExperimentResult result = ReportWriter.ReadResults(Path.Combine(directory, "results.json"));
+            Assert.HasCount(8, result.Models, "4 models × 2 seeds");
+            foreach (ModelResult run in result.Models)
+            {
+                Assert.HasCount(2, run.Layers);
+                Assert.HasCount(2, run.Epochs!);
+                Assert.IsTrue(run.TestAccuracy is >= 0 and <= 1, $"{run.Model}: accuracy {run.TestAccuracy}");
+                foreach (LayerResult layer in run.Layers.Concat(run.Epochs!.SelectMany(e => e.Layers)))
+                    foreach (Metric metric in Metrics.All)
+                        Assert.IsTrue(Metrics.Value(layer, metric) is >= 0 and <= 1, $"{run.Model} layer {layer.Layer} {metric}: {Metrics.Value(layer, metric)}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Every markdown table: its rows are the models in order (each once per table), the layer tables have one column per
+    /// layer, and every cell that holds a number holds a finite percentage ("12.3", or "12.3 ± 0.4" when seeds &gt; 1).
+    /// </summary>
+    internal static void CheckTables(string report, int layers, int seeds, IReadOnlyList<string>? models = null, int firstLayer = 1)
+    {
+        models ??= ModelsRows;
+        string[] lines = report.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        var tables = new List<List<string[]>>();
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith('|') || i + 1 >= lines.Length || !lines[i + 1].StartsWith("|---", StringComparison.Ordinal)) continue;
+            var rows = new List<string[]> { Cells(lines[i]) };
+            for (i += 2; i < lines.Length && lines[i].StartsWith('|'); i++) rows.Add(Cells(lines[i]));
+            tables.Add(rows);
+        }
+        Assert.IsGreaterThanOrEqualTo(2 + 9, tables.Count, "Table 1, Table 2 and one table per metric by layer (and classification when trained)");
+        int layerTables = 0;
+        foreach (List<string[]> table in tables)
+        {
+            string[] header = table[0];
+            string[][] body = table.Skip(1).ToArray();
+            Assert.IsTrue(body.All(r => r.Length == header.Length), $"rows as wide as the header '{string.Join('|', header)}'");
+            if (header[1] == "epoch")
+            {
+                CollectionAssert.AreEqual(models.ToArray(), body.Select(r => r[0]).Distinct().ToArray(), "epoch table rows");
+                continue;
+            }
+            CollectionAssert.AreEqual(models.ToArray(), body.Select(r => r[0]).ToArray(), $"the rows of '{string.Join('|', header)}'");
+            if (header.Skip(1).All(h => h.StartsWith("layer ", StringComparison.Ordinal)))
+            {
+                layerTables++;
+                CollectionAssert.AreEqual(Enumerable.Range(firstLayer, layers).Select(l => $"layer {l}").ToArray(), header.Skip(1).ToArray());
+            }
+        }
+        Assert.AreEqual(9, layerTables, "one layer table per metric");
+
+        // Every number cell (percentages, and the loss, which is well below 100): finite, in [0, 100], with a spread when
+        // there are several seeds. Cells of times ("12 / 20") and names are not numbers.
+        foreach (List<string[]> table in tables)
+            foreach (string[] row in table.Skip(1))
+                foreach (string cell in row.Skip(table[0][1] == "epoch" ? 2 : 1))
+                {
+                    Match match = Percentage().Match(cell);
+                    if (!match.Success) continue;
+                    double value = double.Parse(match.Groups["mean"].Value, CultureInfo.InvariantCulture);
+                    Assert.IsTrue(value is >= 0 and <= 100, $"'{cell}' in row {row[0]} is a percentage");
+                    if (seeds > 1) Assert.IsTrue(match.Groups["spread"].Success, $"'{cell}' in row {row[0]} has a spread over the seeds");
+                }
+        Assert.DoesNotContain("NaN", report);
+        Assert.DoesNotContain("∞", report);
+    }
+
+    private static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+
+    [GeneratedRegex(@"^(?<mean>\d+(\.\d+)?)( ± (?<spread>\d+(\.\d+)?))?$")]
+    private static partial Regex Percentage();
+
+    /// <summary>Runs the program's entry point in this process, as <c>dotnet run -- args</c> would.</summary>
+    internal static int RunCommand(params string[] args)
+    {
+        MethodInfo main = typeof(EmergenceReport).Assembly.EntryPoint!;
+        return (int)main.Invoke(null, [args])!;
+    }
+}
