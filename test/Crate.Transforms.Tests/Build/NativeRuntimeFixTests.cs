@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using Crate.Build;
 using static TorchSharp.torch;
 
@@ -43,6 +42,33 @@ public sealed class NativeRuntimeFixTests
             StringAssert.Contains(ReadElfVersions(copy), "Name: GLIBCXX_3.4.32  Flags: WEAK");
             StringAssert.Contains(ReadElfVersions(shipped), "Name: GLIBCXX_3.4.32  Flags: none");
         }
+    }
+
+    /// <summary>
+    /// Directory.Build.props links the packages' files into each output instead of copying them (a copy of libtorch
+    /// per project filled CI's disk). coreutils' stat, following a symbolic link, names the same file (device and
+    /// inode) for libtorch beside the tests and in the NuGet cache. That the GLIBCXX fix did not write through such a
+    /// link into the cache is <see cref="BuildOutputDiffersFromShippedLibraryInExactlyTheWeakFlag"/>: the shipped
+    /// library still reads "Flags: none".
+    /// </summary>
+    [TestMethod]
+    public void LibTorchBesideTheTestsIsALinkToTheNuGetCacheNotACopy()
+    {
+        string beside = Directory.GetFiles(AppContext.BaseDirectory, "libtorch_cpu.so", SearchOption.AllDirectories).Single();
+        string[] cached = Directory.GetFiles(Path.Combine(LocalPackageFeed.MachinePackagesDirectory, "libtorch-cpu-linux-x64"), "libtorch_cpu.so", SearchOption.AllDirectories);
+        Assert.IsNotEmpty(cached, "libtorch-cpu-linux-x64 is not in the NuGet cache.");
+        string[] cachedFiles = cached.Select(FileIdentity).ToArray();
+        CollectionAssert.Contains(cachedFiles, FileIdentity(beside), $"{beside} is a copy, not a link to {string.Join(" or ", cached)} (an output built before the links: delete bin/ and rebuild).");
+    }
+
+    /// <summary>"device:inode" of <paramref name="path"/>, after following symbolic links (coreutils' stat -L).</summary>
+    private static string FileIdentity(string path)
+    {
+        using var stat = Process.Start(new ProcessStartInfo("stat", ["-L", "-c", "%d:%i", path]) { RedirectStandardOutput = true })!;
+        string output = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        Assert.AreEqual(0, stat.ExitCode, $"stat {path} failed");
+        return output;
     }
 
     [TestMethod]
@@ -132,8 +158,7 @@ public sealed class NativeRuntimeFixTests
     /// <summary>The libLibTorchSharp.so NuGet shipped, in the machine's package folder.</summary>
     internal static string ShippedLibrary()
     {
-        string root = typeof(NativeRuntimeFixTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "NuGetPackageRoot").Value!;
+        string root = LocalPackageFeed.MachinePackagesDirectory;
         Version version = typeof(TorchSharp.torch).Assembly.GetName().Version!;
         string path = Path.Combine(root, "torchsharp", $"{version.Major}.{version.Minor}.{version.Build}",
             "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
