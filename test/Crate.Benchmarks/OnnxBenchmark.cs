@@ -10,7 +10,8 @@ using static TorchSharp.torch;
 /// Forward speed of an exported CRATE in ONNX Runtime (CPU) against the TorchSharp network it came from, same
 /// weights, same images, same thread count, in one process. The two engines run alternately, one forward pass
 /// each in turn, so both meet the same moments of a shared machine's load; each keeps its fastest pass. This is
-/// repeated in rounds, and the spread of the rounds' ratios shows the noise that is left.
+/// repeated in rounds, and the spread of the rounds' ratios shows the noise that is left. ONNX Runtime's pool does
+/// not spin between runs, so neither engine's idle threads take the cores from the other's turn.
 /// </summary>
 internal static class OnnxBenchmark
 {
@@ -38,6 +39,10 @@ internal static class OnnxBenchmark
             {
                 set_num_threads(threadCount);
                 using var options = new SessionOptions { IntraOpNumThreads = threadCount, InterOpNumThreads = 1 };
+                // ONNX Runtime's idle pool threads spin for a while after each run, holding the cores TorchSharp's next
+                // pass needs: with spinning, TorchSharp's two-thread batch-1 rate here halved (19.3 against 37.0 images/s)
+                // while ONNX Runtime's own did not move (34.4 against 35.9). Alternation needs an engine that yields.
+                options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
                 using var session = new InferenceSession(onnx, options);
                 foreach (int batch in new[] { 1, 32 })
                     Measure(name, model, session, batch, threadCount, budget);
