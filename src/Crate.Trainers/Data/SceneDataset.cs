@@ -1,4 +1,5 @@
 using Crate.Trainers.Augmentation;
+using Crate.Transforms.Datasets;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -67,11 +68,14 @@ public static class SceneDataset
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return new GeneratedDataView<SceneSample>(options.Count, i => TrainingImage(options, i),
-            new GeneratedColumn<SceneSample, MLImage>("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
-            new GeneratedColumn<SceneSample, ReadOnlyMemory<char>>("Label", TextDataViewType.Instance, s => s.Label.AsMemory()),
-            new GeneratedColumn<SceneSample, VBuffer<bool>>("Mask", new VectorDataViewType(BooleanDataViewType.Instance, options.ImageHeight * options.ImageWidth),
-                s => new VBuffer<bool>(s.InstanceMask.Length, s.Mask)));
+        RecordColumn<SceneSample>[] columns =
+        [
+            RecordColumn<SceneSample>.Scalar("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
+            RecordColumn<SceneSample>.Scalar("Label", TextDataViewType.Instance, s => s.Label.AsMemory()),
+            RecordColumn<SceneSample>.Vector("Mask", new VectorDataViewType(BooleanDataViewType.Instance, options.ImageHeight * options.ImageWidth), s => s.Mask),
+        ];
+        return new RecordDataView<int, SceneSample>(context, $"{nameof(SceneDataset)} training images", Enumerable.Range(0, options.Count).ToArray(),
+            columns, i => TrainingImage(options, i), i => $"image {i}", skipInvalid: false);
     }
 
     /// <summary>
@@ -93,18 +97,19 @@ public static class SceneDataset
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         int pixels = options.ImageHeight * options.ImageWidth;
-        return new GeneratedDataView<SceneSample>(options.Count, i => Scene(options, i),
-            new GeneratedColumn<SceneSample, MLImage>("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
-            new GeneratedColumn<SceneSample, VBuffer<byte>>("ClassMask", new VectorDataViewType(NumberDataViewType.Byte, pixels),
-                s => new VBuffer<byte>(pixels, (byte[])s.ClassMask.Clone())),
-            new GeneratedColumn<SceneSample, VBuffer<byte>>("InstanceMask", new VectorDataViewType(NumberDataViewType.Byte, pixels),
-                s => new VBuffer<byte>(pixels, (byte[])s.InstanceMask.Clone())),
-            new GeneratedColumn<SceneSample, VBuffer<ReadOnlyMemory<char>>>("Labels", new VectorDataViewType(TextDataViewType.Instance),
-                s => new VBuffer<ReadOnlyMemory<char>>(s.Objects.Count, s.Objects.Select(o => o.Label.AsMemory()).ToArray())),
-            new GeneratedColumn<SceneSample, VBuffer<float>>("Box", new VectorDataViewType(NumberDataViewType.Single),
-                s => new VBuffer<float>(4 * s.Objects.Count, s.Objects.SelectMany(o =>
-                    new float[] { o.Box.X, o.Box.Y, o.Box.X + o.Box.Width, o.Box.Y + o.Box.Height }).ToArray())),
-            new GeneratedColumn<SceneSample, int>("InstanceCount", NumberDataViewType.Int32, s => s.Objects.Count));
+        RecordColumn<SceneSample>[] columns =
+        [
+            RecordColumn<SceneSample>.Scalar("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
+            RecordColumn<SceneSample>.Vector("ClassMask", new VectorDataViewType(NumberDataViewType.Byte, pixels), s => s.ClassMask),
+            RecordColumn<SceneSample>.Vector("InstanceMask", new VectorDataViewType(NumberDataViewType.Byte, pixels), s => s.InstanceMask),
+            RecordColumn<SceneSample>.Vector("Labels", new VectorDataViewType(TextDataViewType.Instance),
+                s => s.Objects.Select(o => o.Label.AsMemory()).ToArray()),
+            RecordColumn<SceneSample>.Vector("Box", new VectorDataViewType(NumberDataViewType.Single),
+                s => s.Objects.SelectMany(o => new float[] { o.Box.X, o.Box.Y, o.Box.X + o.Box.Width, o.Box.Y + o.Box.Height }).ToArray()),
+            RecordColumn<SceneSample>.Scalar("InstanceCount", NumberDataViewType.Int32, s => s.Objects.Count),
+        ];
+        return new RecordDataView<int, SceneSample>(context, $"{nameof(SceneDataset)} scenes", Enumerable.Range(0, options.Count).ToArray(),
+            columns, i => Scene(options, i), i => $"scene {i}", skipInvalid: false);
     }
 
     /// <summary>The sample as an MLImage.</summary>

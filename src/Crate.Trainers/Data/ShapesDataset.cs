@@ -1,5 +1,6 @@
 using System.Text;
 using Crate.Trainers.Augmentation;
+using Crate.Transforms.Datasets;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -56,11 +57,14 @@ public static class ShapesDataset
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return new GeneratedDataView<ShapesSample>(options.Count, i => Sample(options, i),
-            new GeneratedColumn<ShapesSample, MLImage>("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
-            new GeneratedColumn<ShapesSample, ReadOnlyMemory<char>>("Label", TextDataViewType.Instance, s => s.Label.AsMemory()),
-            new GeneratedColumn<ShapesSample, VBuffer<bool>>("Mask", new VectorDataViewType(BooleanDataViewType.Instance, options.ImageHeight * options.ImageWidth),
-                s => new VBuffer<bool>(s.Mask.Length, (bool[])s.Mask.Clone())));
+        RecordColumn<ShapesSample>[] columns =
+        [
+            RecordColumn<ShapesSample>.Scalar("Image", new ImageDataViewType(options.ImageHeight, options.ImageWidth), ToImage),
+            RecordColumn<ShapesSample>.Scalar("Label", TextDataViewType.Instance, s => s.Label.AsMemory()),
+            RecordColumn<ShapesSample>.Vector("Mask", new VectorDataViewType(BooleanDataViewType.Instance, options.ImageHeight * options.ImageWidth), s => s.Mask),
+        ];
+        return new RecordDataView<int, ShapesSample>(context, nameof(ShapesDataset), Enumerable.Range(0, options.Count).ToArray(), columns,
+            i => Sample(options, i), i => $"image {i}", skipInvalid: false);
     }
 
     /// <summary>The sample as an MLImage.</summary>

@@ -88,31 +88,31 @@ public static class CocoInstances
             }
             string problem = $"{(dataset.FilePath is null ? "" : dataset.FilePath + ": ")}{record}: the image file '{path}' does not exist.";
             if (!options.SkipInvalidRecords) throw new FileNotFoundException(problem, path);
-            FileRecordDataView<CocoRecord, CocoRow>.Warn(environment, ReaderName, problem + " Skipped, as the reader's options ask.");
+            RecordDataView<CocoRecord, CocoRow>.Warn(environment, ReaderName, problem + " Skipped, as the reader's options ask.");
         }
 
-        FileColumn<CocoRow>[] columns =
+        RecordColumn<CocoRow>[] columns =
         [
-            FileColumn<CocoRow>.Scalar(ImageId, NumberDataViewType.Int64, row => row.Record.Image.Id),
-            FileColumn<CocoRow>.Scalar(ImagePath, TextDataViewType.Instance, row => row.Record.Path.AsMemory()),
-            FileColumn<CocoRow>.Scalar(Image, new ImageDataViewType(), row => row.Decode()),
-            FileColumn<CocoRow>.Scalar(Height, NumberDataViewType.Int32, row => row.Record.Image.Height),
-            FileColumn<CocoRow>.Scalar(Width, NumberDataViewType.Int32, row => row.Record.Image.Width),
-            FileColumn<CocoRow>.Scalar(ObjectCount, NumberDataViewType.Int32, row => row.Record.Objects.Length),
-            FileColumn<CocoRow>.Vector(AnnotationIds, new VectorDataViewType(NumberDataViewType.Int64), row => row.Record.Objects.Select(a => a.Id).ToArray()),
-            FileColumn<CocoRow>.Vector(CategoryIds, new VectorDataViewType(NumberDataViewType.Int64), row => row.Record.Objects.Select(a => a.CategoryId).ToArray()),
-            FileColumn<CocoRow>.Vector(CategoryNames, new VectorDataViewType(TextDataViewType.Instance),
+            RecordColumn<CocoRow>.Scalar(ImageId, NumberDataViewType.Int64, row => row.Record.Image.Id),
+            RecordColumn<CocoRow>.Scalar(ImagePath, TextDataViewType.Instance, row => row.Record.Path.AsMemory()),
+            RecordColumn<CocoRow>.Scalar(Image, new ImageDataViewType(), row => row.Decode()),
+            RecordColumn<CocoRow>.Scalar(Height, NumberDataViewType.Int32, row => row.Record.Image.Height),
+            RecordColumn<CocoRow>.Scalar(Width, NumberDataViewType.Int32, row => row.Record.Image.Width),
+            RecordColumn<CocoRow>.Scalar(ObjectCount, NumberDataViewType.Int32, row => row.Record.Objects.Length),
+            RecordColumn<CocoRow>.Vector(AnnotationIds, new VectorDataViewType(NumberDataViewType.Int64), row => row.Record.Objects.Select(a => a.Id).ToArray()),
+            RecordColumn<CocoRow>.Vector(CategoryIds, new VectorDataViewType(NumberDataViewType.Int64), row => row.Record.Objects.Select(a => a.CategoryId).ToArray()),
+            RecordColumn<CocoRow>.Vector(CategoryNames, new VectorDataViewType(TextDataViewType.Instance),
                 row => row.Record.Objects.Select(a => dataset.FindCategory(a.CategoryId)!.Name.AsMemory()).ToArray()),
-            FileColumn<CocoRow>.Vector(Boxes, new VectorDataViewType(NumberDataViewType.Double),
+            RecordColumn<CocoRow>.Vector(Boxes, new VectorDataViewType(NumberDataViewType.Double),
                 row => row.Record.Objects.SelectMany(a => new[] { a.Box.X, a.Box.Y, a.Box.Width, a.Box.Height }).ToArray()),
-            FileColumn<CocoRow>.Vector(Areas, new VectorDataViewType(NumberDataViewType.Double), row => row.Record.Objects.Select(a => a.Area).ToArray()),
-            FileColumn<CocoRow>.Vector(IsCrowd, new VectorDataViewType(BooleanDataViewType.Instance), row => row.Record.Objects.Select(a => a.IsCrowd).ToArray()),
-            FileColumn<CocoRow>.Vector(Segmentations, new VectorDataViewType(TextDataViewType.Instance),
+            RecordColumn<CocoRow>.Vector(Areas, new VectorDataViewType(NumberDataViewType.Double), row => row.Record.Objects.Select(a => a.Area).ToArray()),
+            RecordColumn<CocoRow>.Vector(IsCrowd, new VectorDataViewType(BooleanDataViewType.Instance), row => row.Record.Objects.Select(a => a.IsCrowd).ToArray()),
+            RecordColumn<CocoRow>.Vector(Segmentations, new VectorDataViewType(TextDataViewType.Instance),
                 row => row.Masks.Value.Select(m => m.ToCompressedString().AsMemory()).ToArray()),
-            FileColumn<CocoRow>.Vector(Masks, new VectorDataViewType(BooleanDataViewType.Instance),
+            RecordColumn<CocoRow>.Vector(Masks, new VectorDataViewType(BooleanDataViewType.Instance),
                 row => row.Masks.Value.SelectMany(m => m.ToPixels().Cells.ToArray()).ToArray()),
         ];
-        return new FileRecordDataView<CocoRecord, CocoRow>(environment, ReaderName, records, columns, r => new CocoRow(r, dataset.FilePath),
+        return new RecordDataView<CocoRecord, CocoRow>(environment, ReaderName, records, columns, r => new CocoRow(r, dataset.FilePath),
             r => $"image id {r.Image.Id}, {r.Image.FileName}", options.SkipInvalidRecords);
     }
 

@@ -37,7 +37,7 @@ public static class ImageFolder
             .Order(StringComparer.Ordinal).ToArray();
         string[] leftOut = files.Where(f => !ImageFiles.IsImage(f)).ToArray();
         if (leftOut.Length > 0)
-            FileRecordDataView<ImageRecord, ImageRecord>.Warn(environment, "Image folder reader",
+            RecordDataView<ImageRecord, ImageRecord>.Warn(environment, "Image folder reader",
                 $"Image folder '{folder}': {leftOut.Length} files are not images and are left out: " +
                 string.Join(", ", leftOut.Take(10)) + (leftOut.Length > 10 ? ", …" : "") + ".");
         ImageRecord[] records = files.Where(ImageFiles.IsImage)
@@ -47,13 +47,13 @@ public static class ImageFolder
         if (twin is not null)
             throw new InvalidDataException($"The image folder '{folder}' has several images named '{twin}' (differing only in the extension); rename one.");
 
-        FileColumn<ImageRecord>[] columns =
+        RecordColumn<ImageRecord>[] columns =
         [
-            FileColumn<ImageRecord>.Scalar("Name", TextDataViewType.Instance, r => r.Name.AsMemory()),
-            FileColumn<ImageRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
-            FileColumn<ImageRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
+            RecordColumn<ImageRecord>.Scalar("Name", TextDataViewType.Instance, r => r.Name.AsMemory()),
+            RecordColumn<ImageRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
+            RecordColumn<ImageRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
         ];
-        return new FileRecordDataView<ImageRecord, ImageRecord>(environment, "Image folder reader", records, columns,
+        return new RecordDataView<ImageRecord, ImageRecord>(environment, "Image folder reader", records, columns,
             r => r, r => r.Name, options.SkipInvalidRecords);
     }
 

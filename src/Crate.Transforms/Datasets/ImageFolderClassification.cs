@@ -39,19 +39,19 @@ public static class ImageFolderClassification
             leftOut.AddRange(Directory.EnumerateDirectories(classFolder));
         }
         if (leftOut.Count > 0)
-            FileRecordDataView<ClassRecord, ClassRecord>.Warn(environment, "Classification folder reader",
+            RecordDataView<ClassRecord, ClassRecord>.Warn(environment, "Classification folder reader",
                 $"Classification folder '{folder}': {leftOut.Count} entries are not images in a class folder and are left out: " +
                 string.Join(", ", leftOut.Take(10).Select(p => Path.GetRelativePath(folder, p))) + (leftOut.Count > 10 ? ", …" : "") + ".");
         if (records.Count == 0)
             throw new InvalidDataException($"The dataset folder '{folder}' has no images in class folders; expected <root>/<class>/<image>.");
 
-        FileColumn<ClassRecord>[] columns =
+        RecordColumn<ClassRecord>[] columns =
         [
-            FileColumn<ClassRecord>.Scalar("Label", TextDataViewType.Instance, r => r.Label.AsMemory()),
-            FileColumn<ClassRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
-            FileColumn<ClassRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
+            RecordColumn<ClassRecord>.Scalar("Label", TextDataViewType.Instance, r => r.Label.AsMemory()),
+            RecordColumn<ClassRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
+            RecordColumn<ClassRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
         ];
-        return new FileRecordDataView<ClassRecord, ClassRecord>(environment, "Classification folder reader", records, columns,
+        return new RecordDataView<ClassRecord, ClassRecord>(environment, "Classification folder reader", records, columns,
             r => r, r => Path.GetRelativePath(folder, r.ImagePath), options.SkipInvalidRecords);
     }
 

@@ -78,19 +78,19 @@ public static class ImageFolderSegmentation
             }
             string problem = $"The image '{image}' has no mask '{mask}'.";
             if (!options.SkipInvalidRecords) throw new FileNotFoundException(problem, mask);
-            FileRecordDataView<FolderRecord, FolderRow>.Warn(environment, "Segmentation folder reader", problem + " Skipped, as the reader's options ask.");
+            RecordDataView<FolderRecord, FolderRow>.Warn(environment, "Segmentation folder reader", problem + " Skipped, as the reader's options ask.");
         }
         if (records.Count == 0) throw new InvalidDataException($"The dataset folder '{folder}' has no image with a mask.");
 
-        FileColumn<FolderRow>[] columns =
+        RecordColumn<FolderRow>[] columns =
         [
-            FileColumn<FolderRow>.Scalar("Name", TextDataViewType.Instance, row => row.Record.Name.AsMemory()),
-            FileColumn<FolderRow>.Scalar("Image", new ImageDataViewType(), row => row.Image()),
-            FileColumn<FolderRow>.Scalar("Height", NumberDataViewType.Int32, row => row.Mask.Value.Height),
-            FileColumn<FolderRow>.Scalar("Width", NumberDataViewType.Int32, row => row.Mask.Value.Width),
-            FileColumn<FolderRow>.Vector("Mask", new VectorDataViewType(NumberDataViewType.Byte), row => row.Mask.Value.Values),
+            RecordColumn<FolderRow>.Scalar("Name", TextDataViewType.Instance, row => row.Record.Name.AsMemory()),
+            RecordColumn<FolderRow>.Scalar("Image", new ImageDataViewType(), row => row.Image()),
+            RecordColumn<FolderRow>.Scalar("Height", NumberDataViewType.Int32, row => row.Mask.Value.Height),
+            RecordColumn<FolderRow>.Scalar("Width", NumberDataViewType.Int32, row => row.Mask.Value.Width),
+            RecordColumn<FolderRow>.Vector("Mask", new VectorDataViewType(NumberDataViewType.Byte), row => row.Mask.Value.Values),
         ];
-        return new FileRecordDataView<FolderRecord, FolderRow>(environment, "Segmentation folder reader", records, columns,
+        return new RecordDataView<FolderRecord, FolderRow>(environment, "Segmentation folder reader", records, columns,
             r => new FolderRow(r, options), r => r.Name, options.SkipInvalidRecords);
     }
 

@@ -102,23 +102,23 @@ public static class VocSegmentation
             }
             string problem = $"VOC split '{splitFile}', line {line + 1} ({name}): the file '{missing}' does not exist.";
             if (!options.SkipInvalidRecords) throw new FileNotFoundException(problem, missing);
-            FileRecordDataView<VocRecord, VocRow>.Warn(environment, "VOC reader", problem + " Skipped, as the reader's options ask.");
+            RecordDataView<VocRecord, VocRow>.Warn(environment, "VOC reader", problem + " Skipped, as the reader's options ask.");
         }
         if (records.Count == 0) throw new InvalidDataException($"The VOC split file '{splitFile}' lists no readable images.");
 
-        FileColumn<VocRow>[] columns =
+        RecordColumn<VocRow>[] columns =
         [
-            FileColumn<VocRow>.Scalar("Name", TextDataViewType.Instance, row => row.Record.Name.AsMemory()),
-            FileColumn<VocRow>.Scalar("Image", new ImageDataViewType(), row => row.Image()),
-            FileColumn<VocRow>.Scalar("Height", NumberDataViewType.Int32, row => row.Classes.Value.Height),
-            FileColumn<VocRow>.Scalar("Width", NumberDataViewType.Int32, row => row.Classes.Value.Width),
-            FileColumn<VocRow>.Vector("Mask", new VectorDataViewType(NumberDataViewType.Byte), row => row.Classes.Value.Values),
-            FileColumn<VocRow>.Scalar("InstanceCount", NumberDataViewType.Int32, row => row.Instances.Value.Classes.Length),
-            FileColumn<VocRow>.Vector("InstanceMasks", new VectorDataViewType(BooleanDataViewType.Instance), row => row.Instances.Value.Masks),
-            FileColumn<VocRow>.Vector("InstanceClasses", new VectorDataViewType(NumberDataViewType.Int32), row => row.Instances.Value.Classes),
-            FileColumn<VocRow>.Vector("InstanceBoxes", new VectorDataViewType(NumberDataViewType.Single), row => row.Instances.Value.Boxes),
+            RecordColumn<VocRow>.Scalar("Name", TextDataViewType.Instance, row => row.Record.Name.AsMemory()),
+            RecordColumn<VocRow>.Scalar("Image", new ImageDataViewType(), row => row.Image()),
+            RecordColumn<VocRow>.Scalar("Height", NumberDataViewType.Int32, row => row.Classes.Value.Height),
+            RecordColumn<VocRow>.Scalar("Width", NumberDataViewType.Int32, row => row.Classes.Value.Width),
+            RecordColumn<VocRow>.Vector("Mask", new VectorDataViewType(NumberDataViewType.Byte), row => row.Classes.Value.Values),
+            RecordColumn<VocRow>.Scalar("InstanceCount", NumberDataViewType.Int32, row => row.Instances.Value.Classes.Length),
+            RecordColumn<VocRow>.Vector("InstanceMasks", new VectorDataViewType(BooleanDataViewType.Instance), row => row.Instances.Value.Masks),
+            RecordColumn<VocRow>.Vector("InstanceClasses", new VectorDataViewType(NumberDataViewType.Int32), row => row.Instances.Value.Classes),
+            RecordColumn<VocRow>.Vector("InstanceBoxes", new VectorDataViewType(NumberDataViewType.Single), row => row.Instances.Value.Boxes),
         ];
-        return new FileRecordDataView<VocRecord, VocRow>(environment, "VOC reader", records, columns, r => new VocRow(r),
+        return new RecordDataView<VocRecord, VocRow>(environment, "VOC reader", records, columns, r => new VocRow(r),
             r => r.Name, options.SkipInvalidRecords);
     }
 

@@ -4,10 +4,10 @@ using Microsoft.ML.Runtime;
 
 namespace Crate.Transforms.Datasets;
 
-/// <summary>One output column of a <see cref="FileRecordDataView{TRecord, TRow}"/>: its name, type and how a row yields its value.</summary>
-internal sealed class FileColumn<TRow>
+/// <summary>One output column of a <see cref="RecordDataView{TRecord, TRow}"/>: its name, type and how a row yields its value.</summary>
+internal sealed class RecordColumn<TRow>
 {
-    private FileColumn(string name, DataViewType type, Func<Func<TRow>, Delegate> createGetter, Action<TRow> load)
+    private RecordColumn(string name, DataViewType type, Func<Func<TRow>, Delegate> createGetter, Action<TRow> load)
     {
         Name = name;
         Type = type;
@@ -26,11 +26,11 @@ internal sealed class FileColumn<TRow>
     public Action<TRow> Load { get; }
 
     /// <summary>A scalar column (text as ReadOnlyMemory&lt;char&gt;, numbers, MLImage).</summary>
-    public static FileColumn<TRow> Scalar<T>(string name, DataViewType type, Func<TRow, T> value) =>
+    public static RecordColumn<TRow> Scalar<T>(string name, DataViewType type, Func<TRow, T> value) =>
         new(name, type, current => (ValueGetter<T>)((ref T result) => result = value(current())), row => Release(value(row)));
 
     /// <summary>A vector column: each call hands out a copy, so callers may keep or change it.</summary>
-    public static FileColumn<TRow> Vector<T>(string name, DataViewType type, Func<TRow, T[]> values) =>
+    public static RecordColumn<TRow> Vector<T>(string name, DataViewType type, Func<TRow, T[]> values) =>
         new(name, type, current => (ValueGetter<VBuffer<T>>)((ref VBuffer<T> result) =>
         {
             T[] array = values(current());
@@ -44,26 +44,26 @@ internal sealed class FileColumn<TRow>
 }
 
 /// <summary>
-/// An IDataView over a fixed list of file-backed records (image files, mask files): nothing is read until a cursor
-/// reaches a row and a getter asks for a column, and each row's files are read at most once per cursor position,
-/// so a dataset of any size streams in the memory of one row. A failure names the record; with
-/// <c>skipInvalid</c> a cursor first reads the requested columns of each row, and a row that fails is skipped,
-/// counted and logged (through the MLContext's log) instead.
+/// An IDataView over a fixed list of records whose rows are made only when read: the file readers' records (image and
+/// mask files) and the embedded datasets' generated samples (record i is the index i). A row is opened when a cursor's
+/// getter first asks for it, and at most once per cursor position, so a dataset of any size streams in the memory of
+/// one row. A failure names the record; with <c>skipInvalid</c> a cursor first reads the requested columns of each
+/// row, and a row that fails is skipped, counted and logged (through the MLContext's log) instead.
 /// </summary>
-/// <typeparam name="TRecord">What the listing found for one row (names and paths).</typeparam>
-/// <typeparam name="TRow">The row's lazily read contents.</typeparam>
-internal sealed class FileRecordDataView<TRecord, TRow> : IDataView
+/// <typeparam name="TRecord">What the listing found for one row (names and paths, or an index).</typeparam>
+/// <typeparam name="TRow">The row's contents, made from the record by <c>open</c>.</typeparam>
+internal sealed class RecordDataView<TRecord, TRow> : IDataView where TRow : class
 {
     private readonly IReadOnlyList<TRecord> records;
-    private readonly IReadOnlyList<FileColumn<TRow>> columns;
+    private readonly IReadOnlyList<RecordColumn<TRow>> columns;
     private readonly Func<TRecord, TRow> open;
     private readonly Func<TRecord, string> describe;
     private readonly bool skipInvalid;
     private readonly IHostEnvironment environment;
     private readonly string readerName;
 
-    public FileRecordDataView(IHostEnvironment environment, string readerName, IReadOnlyList<TRecord> records,
-        IReadOnlyList<FileColumn<TRow>> columns, Func<TRecord, TRow> open, Func<TRecord, string> describe, bool skipInvalid)
+    public RecordDataView(IHostEnvironment environment, string readerName, IReadOnlyList<TRecord> records,
+        IReadOnlyList<RecordColumn<TRow>> columns, Func<TRecord, TRow> open, Func<TRecord, string> describe, bool skipInvalid)
     {
         this.environment = environment;
         this.readerName = readerName;
@@ -73,7 +73,7 @@ internal sealed class FileRecordDataView<TRecord, TRow> : IDataView
         this.describe = describe;
         this.skipInvalid = skipInvalid;
         var builder = new DataViewSchema.Builder();
-        foreach (FileColumn<TRow> column in columns) builder.AddColumn(column.Name, column.Type);
+        foreach (RecordColumn<TRow> column in columns) builder.AddColumn(column.Name, column.Type);
         Schema = builder.ToSchema();
     }
 
@@ -101,14 +101,14 @@ internal sealed class FileRecordDataView<TRecord, TRow> : IDataView
 
     private sealed class Cursor : DataViewRowCursor
     {
-        private readonly FileRecordDataView<TRecord, TRow> view;
+        private readonly RecordDataView<TRecord, TRow> view;
         private readonly bool[] active;
         private long position = -1;
         private int index = -1;
         private int skipped;
         private TRow? row;
 
-        public Cursor(FileRecordDataView<TRecord, TRow> view, IEnumerable<DataViewSchema.Column> columnsNeeded)
+        public Cursor(RecordDataView<TRecord, TRow> view, IEnumerable<DataViewSchema.Column> columnsNeeded)
         {
             this.view = view;
             active = new bool[view.Schema.Count];
@@ -125,14 +125,14 @@ internal sealed class FileRecordDataView<TRecord, TRow> : IDataView
         {
             while (++index < view.records.Count)
             {
-                row = view.open(view.records[index]);
+                row = null;
                 if (!view.skipInvalid || Validates())
                 {
                     position++;
                     return true;
                 }
             }
-            row = default;
+            row = null;
             if (view.skipInvalid && index == view.records.Count && skipped > 0)
                 Warn(view.environment, view.readerName, $"{view.readerName}: skipped {skipped} of {view.records.Count} records in this pass (each was logged).");
             index = view.records.Count + 1;
@@ -143,8 +143,9 @@ internal sealed class FileRecordDataView<TRecord, TRow> : IDataView
         {
             try
             {
+                row = view.open(view.records[index]);
                 for (int c = 0; c < active.Length; c++)
-                    if (active[c]) view.columns[c].Load(row!);
+                    if (active[c]) view.columns[c].Load(row);
                 return true;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -156,10 +157,11 @@ internal sealed class FileRecordDataView<TRecord, TRow> : IDataView
             }
         }
 
+        /// <summary>The current row, opened on first use (a generated sample is drawn only if a column is read).</summary>
         private TRow Current()
         {
-            if (row is null) throw new InvalidOperationException("The cursor is not on a row.");
-            return row;
+            if (index < 0 || index >= view.records.Count) throw new InvalidOperationException("The cursor is not on a row.");
+            return row ??= view.open(view.records[index]);
         }
 
         public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = new DataViewRowId((ulong)index, 0);
