@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using Crate.Build;
+using Crate.Testing;
 using Crate.Transforms.Tests.Build;
 
 namespace Crate.Transforms.Tests.Notebooks;
