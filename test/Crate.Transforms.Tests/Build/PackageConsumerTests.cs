@@ -145,6 +145,57 @@ public sealed class PackageConsumerTests
         }
     }
 
+    /// <summary>
+    /// A consumer that manages native libraries itself sets <c>CrateNativeFix=false</c>: its build output keeps the
+    /// library NuGet shipped, byte for byte (the oracle: the file in the machine's package folder), and its
+    /// runtimeconfig.json carries the switch that turns CrateNativeRuntime off, as does the environment variable.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("Slow")]
+    [Timeout(900_000, CooperativeCancellation = true)]
+    public void AnAppThatTurnsTheFixOffKeepsNuGetsLibrary()
+    {
+        LocalPackageFeed feed = LocalPackageFeed.Shared;
+        string app = Directory.CreateTempSubdirectory("crate-consumer-off-").FullName;
+        try
+        {
+            feed.WriteNuGetConfig(app);
+            File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings>
+                    <CrateNativeFix>false</CrateNativeFix>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="Crate.Transforms" Version="{feed.Version}" />
+                    <PackageReference Include="TorchSharp-cpu" Version="{typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3)}" />
+                  </ItemGroup>
+                </Project>
+                """);
+            // Nothing here touches TorchSharp: where the system lacks GLIBCXX_3.4.32 the unpatched library would not load.
+            File.WriteAllText(Path.Combine(app, "Program.cs"), """
+                var status = Crate.Transforms.CrateNativeRuntime.EnsureLoadable();
+                Console.WriteLine($"native: {status.Action} | {status.Description}");
+                """);
+            ExternalProcess.Run("dotnet", ["build", app, "-c", "Release"], app, BuildTimeout, feed.NuGetEnvironment);
+
+            string[] libraries = Directory.GetFiles(Path.Combine(app, "bin"), "libLibTorchSharp.so", SearchOption.AllDirectories);
+            Assert.IsNotEmpty(libraries, "The build placed TorchSharp's native library in the output.");
+            byte[] shipped = File.ReadAllBytes(NativeRuntimeFixTests.ShippedLibrary());
+            foreach (string library in libraries)
+                CollectionAssert.AreEqual(shipped, File.ReadAllBytes(library), $"{library} is NuGet's file, untouched");
+
+            string dll = Path.Combine(app, "bin", "Release", "net10.0", "app.dll");
+            StringAssert.Contains(ExternalProcess.Run("dotnet", [dll], app, BuildTimeout), "native: TurnedOff | Turned off by the run-time switch Crate.NativeFix=false");
+            StringAssert.Contains(ExternalProcess.Run("dotnet", [dll], app, BuildTimeout, new Dictionary<string, string> { ["CrateNativeFix"] = "off" }),
+                "native: TurnedOff | Turned off by the environment variable CrateNativeFix=off");
+        }
+        finally
+        {
+            Directory.Delete(app, recursive: true);
+        }
+    }
+
     private static XElement Nuspec(ZipArchive package, string id) =>
         XDocument.Load(new MemoryStream(Entry(package, $"{id}.nuspec"))).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
 
