@@ -1,14 +1,6 @@
 using System.Reflection;
 using Crate.Testing;
-using Crate.Trainers;
-using Crate.Transforms;
-using Crate.Transforms.MLNet;
-using Crate.Transforms.Network;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
-using TorchSharp;
 
 namespace Crate.SegmentService.Tests;
 
@@ -48,7 +40,7 @@ public sealed class CommandLineTests
         try
         {
             string training = Path.Combine(folder, "training.zip"), served = Path.Combine(folder, "served.zip");
-            SaveTrainingPipeline(training, depth: 3);
+            StartupTests.SaveTrainingPipeline(training, depth: 3);
             foreach ((string[] layer, int expected) in new[] { (new[] { "--layer", "0" }, 0), (new[] { "--layer", "1" }, 1), ([], 2) })
             {
                 var output = new StringWriter();
@@ -59,6 +51,18 @@ public sealed class CommandLineTests
             var errors = new StringWriter();
             Assert.AreEqual(1, ModelCommand.Run(["--from", training, "--output", served, "--layer", "3"], TextWriter.Null, errors));
             StringAssert.Contains(errors.ToString(), "3");
+
+            // The default model (made small here): layer 1 unless told, any of its 4 layers when told.
+            string[] small = ["--output", served, "--training-images", "16", "--epochs", "1", "--maskcut-side", "32"];
+            foreach ((string[] layer, int expected) in new (string[], int)[] { ([], 1), (["--layer", "3"], 3) })
+            {
+                var output = new StringWriter();
+                Assert.AreEqual(0, ModelCommand.Run([.. small, .. layer], output, output), output.ToString());
+                using SegmentationModel model = SegmentationModel.Load(new SegmentationServiceOptions { ModelPath = served }, NullLogger.Instance);
+                Assert.AreEqual(expected, model.Description.MaskCut?.Layer, $"the default model, {string.Join(' ', layer)}");
+            }
+            Assert.AreEqual(1, ModelCommand.Run([.. small, "--layer", "4"], TextWriter.Null, errors));
+            StringAssert.Contains(errors.ToString(), "MaskCutLayer must be a layer of the default network, 0 to 3 (is 4)");
         }
         finally
         {
@@ -84,7 +88,7 @@ public sealed class CommandLineTests
         Directory.CreateDirectory(folder);
         try
         {
-            SaveTrainingPipeline(Path.Combine(folder, "crate-shapes.zip"), depth: 2);
+            StartupTests.SaveTrainingPipeline(Path.Combine(folder, "crate-shapes.zip"), depth: 2);
             string[] run = ["run", "--project", "samples/Crate.SegmentService", "--"];
             TimeSpan timeout = TimeSpan.FromMinutes(4);
             string made = ExternalProcess.Run("dotnet",
@@ -103,26 +107,5 @@ public sealed class CommandLineTests
         {
             Directory.Delete(madeQuickstartFolder ? quickstart : folder, recursive: true);
         }
-    }
-
-    /// <summary>A training pipeline as the Quickstart saves one: the label mapped to a key, then a tiny classifier.</summary>
-    private static void SaveTrainingPipeline(string path, int depth)
-    {
-        var context = new MLContext(seed: 0);
-        IDataView labels = context.Data.LoadFromEnumerable(ServedFixtures.Classes.Select(c => new StartupTests.LabelRow { Label = c }).ToArray());
-        using var generator = new torch.Generator(5);
-        using var network = new CrateModel(new CrateArchitecture
-        {
-            EmbeddingDim = 16, Depth = depth, Heads = 2, HeadDim = 8, PatchSize = 8, ImageHeight = 16, ImageWidth = 16, ClassCount = ServedFixtures.Classes.Length,
-        }, generator);
-        using var classifier = new CrateClassifierTransformer(network, new CrateClassifierSettings
-        {
-            ImageHeight = 16, ImageWidth = 16, Labels = new LabelKeyValues("Text", ServedFixtures.Classes), Device = ComputeDevice.Cpu,
-        });
-        var chain = new TransformerChain<ITransformer>(context.Transforms.Conversion.MapValueToKey("Label").Fit(labels), classifier);
-        var schema = new DataViewSchema.Builder();
-        schema.AddColumn("Label", TextDataViewType.Instance);
-        schema.AddColumn("Image", new ImageDataViewType());
-        CratePipelineFile.Save(context, chain, schema.ToSchema(), path);
     }
 }

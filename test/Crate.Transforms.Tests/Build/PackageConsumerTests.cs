@@ -69,16 +69,7 @@ public sealed class PackageConsumerTests
         string app = Directory.CreateTempSubdirectory("crate-consumer-").FullName;
         try
         {
-            feed.WriteNuGetConfig(app);
-            File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Crate.Trainers" Version="{feed.Version}" />
-                    <PackageReference Include="TorchSharp-cpu" Version="{typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3)}" />
-                  </ItemGroup>
-                </Project>
-                """);
+            WriteConsumerProject(app, feed, "Crate.Trainers");
             // The README's pipeline, small: CRATE-T at patch 8 on 64 images of the embedded data for one epoch.
             File.WriteAllText(Path.Combine(app, "Program.cs"), """
                 using System.Globalization;
@@ -159,19 +150,7 @@ public sealed class PackageConsumerTests
         string app = Directory.CreateTempSubdirectory("crate-consumer-off-").FullName;
         try
         {
-            feed.WriteNuGetConfig(app);
-            File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup>
-                    <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings>
-                    <CrateNativeFix>false</CrateNativeFix>
-                  </PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Crate.Transforms" Version="{feed.Version}" />
-                    <PackageReference Include="TorchSharp-cpu" Version="{typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3)}" />
-                  </ItemGroup>
-                </Project>
-                """);
+            WriteConsumerProject(app, feed, "Crate.Transforms", "<CrateNativeFix>false</CrateNativeFix>");
             // Nothing here touches TorchSharp: where the system lacks GLIBCXX_3.4.32 the unpatched library would not load.
             File.WriteAllText(Path.Combine(app, "Program.cs"), """
                 var status = Crate.Transforms.CrateNativeRuntime.EnsureLoadable();
@@ -194,6 +173,22 @@ public sealed class PackageConsumerTests
         {
             Directory.Delete(app, recursive: true);
         }
+    }
+
+    /// <summary>A console app in <paramref name="app"/> that restores <paramref name="package"/> from the feed, with TorchSharp's
+    /// CPU backend and the extra <paramref name="properties"/> (MSBuild property elements).</summary>
+    private static void WriteConsumerProject(string app, LocalPackageFeed feed, string package, string properties = "")
+    {
+        feed.WriteNuGetConfig(app);
+        File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable>{properties}</PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="{package}" Version="{feed.Version}" />
+                <PackageReference Include="TorchSharp-cpu" Version="{typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3)}" />
+              </ItemGroup>
+            </Project>
+            """);
     }
 
     private static XElement Nuspec(ZipArchive package, string id) =>
