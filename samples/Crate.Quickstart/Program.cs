@@ -94,7 +94,9 @@ for (int i = 0; i < attention.Length; i++)
     ShapesSample sample = ShapesDataset.Sample(picturesOf, i);
     using MLImage picture = ShapesDataset.ToImage(sample);
     ImagePixels pixels = ImageColumn.FromImage(picture, "Image", i);
-    using MLImage heads = SegmentationPictures.HeadGrid(pixels, attention[i], options.Heads, grid, grid, columns: options.Heads, scale: 8);
+    // Each head's tile captioned, the layer named, and a colour bar from a head's lowest to its highest attention.
+    using MLImage heads = SegmentationPictures.LabelledHeadGrid(pixels, attention[i], options.Heads, grid, grid, layer: options.Depth - 2,
+        columns: options.Heads, scale: 8);
     heads.Save(Path.Combine(output, $"attention-{i}-{sample.Label}.png"));
     using MLImage overlay = SegmentationPictures.MaskOverlay(pixels, masks[i], grid, grid, scale: 8);
     overlay.Save(Path.Combine(output, $"segment-{i}-{sample.Label}.png"));

@@ -41,7 +41,8 @@ public static class SegmentImagesApp
         var imageIds = new Option<FileInfo>("--image-ids")
         {
             Description = "A COCO JSON file whose images' file_name (relative to --images) give the image ids of the results. " +
-                "Default: the numbers the file names are (COCO's 000000397133.jpg is 397133) when every name is one, else 1…n in name order.",
+                "Default: the numbers the file names are (COCO's 000000397133.jpg is 397133) when every name is one, plus 1 when they count " +
+                "from 0 (COCO's ids start at 1), else 1…n in name order.",
         }.AcceptExistingOnly();
         var output = new Option<DirectoryInfo>("--output")
         {
@@ -51,7 +52,8 @@ public static class SegmentImagesApp
         var size = new Option<int?>("--size")
         {
             Description = "Network input side in pixels (a multiple of the patch size; positions are interpolated). " +
-                "Default: the model's training size. The paper's MaskCut reads 480×480.",
+                $"Default: the model's training size, enlarged to at least {MinimumGrid}×{MinimumGrid} patches (a coarser grid cuts slivers, " +
+                "not objects; a model of patch 8 trained at 32×32 reads 96×96). The paper's MaskCut reads 480×480.",
         };
         var layer = new Option<int?>("--layer") { Description = "Layer (0-based) of the attention maps and CrateSegment. Default: the penultimate, as the paper's figures." };
         var objects = new Option<int>("--objects") { Description = "Most objects MaskCut cuts out of an image.", DefaultValueFactory = _ => 3 };
@@ -101,6 +103,7 @@ public static class SegmentImagesApp
         CrateArchitecture a = network.Architecture;
         console.MarkupLineInterpolated(
             $"Model: {format} [blue]{modelPath}[/] ({a.Variant}, d {a.EmbeddingDim}, {a.Depth} layers of {a.Heads} heads, patch {a.PatchSize}, trained at {a.ImageHeight}×{a.ImageWidth}).");
+        (int inputHeight, int inputWidth) = InputSize(console, a, settings.Size);
 
         string imageFolder = settings.Images?.FullName ?? WriteEmbeddedImages(console, settings.Count, output);
         IDataView images = context.Data.LoadImageFolder(imageFolder);
@@ -111,16 +114,16 @@ public static class SegmentImagesApp
 
         var maskCutOptions = new CrateMaskCutOptions
         {
-            Cut = new MaskCutOptions { MaxObjects = settings.Objects }, ImageHeight = settings.Size, ImageWidth = settings.Size, Device = settings.Device,
+            Cut = new MaskCutOptions { MaxObjects = settings.Objects }, ImageHeight = inputHeight, ImageWidth = inputWidth, Device = settings.Device,
         };
         using TransformerChain<CrateMaskCutTransformer> readouts = context.Transforms.CrateAttention(network, new CrateAttentionOptions
             {
-                Layers = settings.Layer is int l ? [l] : null, ImageHeight = settings.Size, ImageWidth = settings.Size, Device = settings.Device,
+                Layers = settings.Layer is int l ? [l] : null, ImageHeight = inputHeight, ImageWidth = inputWidth, Device = settings.Device,
             })
             .Append(context.Transforms.CrateSegment(network, new CrateSegmentOptions
             {
                 Layer = settings.Layer, Fraction = settings.Fraction, HeadMasksColumnName = null,
-                ImageHeight = settings.Size, ImageWidth = settings.Size, Device = settings.Device,
+                ImageHeight = inputHeight, ImageWidth = inputWidth, Device = settings.Device,
             }))
             .Append(context.Transforms.CrateMaskCut(network, maskCutOptions))
             .Fit(images);
@@ -172,6 +175,31 @@ public static class SegmentImagesApp
             $"(CrateSegment), {Path.Combine(output, "maskcut")} (MaskCut objects and boxes).");
         console.WriteLine($"COCO results: {results} ({detections.Count} objects, class-agnostic category 1), for the images of {imageList}.");
         return 0;
+    }
+
+    /// <summary>The smallest patch grid MaskCut is given by default: at the Quickstart model's own 4×4 it returns slivers of
+    /// 11-86 pixels with scores near 0.5; at 12×12 (96×96 for patch 8) it cuts the shapes out (measured, issue 18).</summary>
+    private const int MinimumGrid = 12;
+
+    /// <summary>
+    /// The network's input size: <paramref name="size"/> when given (with a warning when its grid is below
+    /// <see cref="MinimumGrid"/>), else the training size, each side enlarged to at least <see cref="MinimumGrid"/> patches.
+    /// </summary>
+    private static (int Height, int Width) InputSize(IAnsiConsole console, CrateArchitecture a, int? size)
+    {
+        int patch = a.PatchSize;
+        if (size is int side)
+        {
+            if (side / patch < MinimumGrid)
+                console.MarkupLineInterpolated(
+                    $"[yellow]Warning:[/] --size {side} gives a {side / patch}×{side / patch} patch grid; below {MinimumGrid}×{MinimumGrid} MaskCut tends to cut slivers, not objects. Try --size {MinimumGrid * patch} or more.");
+            return (side, side);
+        }
+        int height = Math.Max(a.ImageHeight, MinimumGrid * patch), width = Math.Max(a.ImageWidth, MinimumGrid * patch);
+        if ((height, width) != (a.ImageHeight, a.ImageWidth))
+            console.WriteLine($"Input {height}×{width} (a {height / patch}×{width / patch} patch grid; the model's own {a.ImageHeight / patch}×{a.ImageWidth / patch} " +
+                $"is too coarse for MaskCut, positions are interpolated). --size sets it.");
+        return (height, width);
     }
 
     private static string TrainEmbeddedModel(MLContext context, IAnsiConsole console, Settings settings, string output)
@@ -226,8 +254,10 @@ public static class SegmentImagesApp
             ? n : (long?)null).ToArray();
         if (numbers.All(n => n is not null) && numbers.Distinct().Count() == numbers.Length)
         {
-            rule = "the numbers the file names are";
-            return files.Zip(numbers).ToDictionary(p => p.First, p => p.Second!.Value, StringComparer.Ordinal);
+            // COCO's ids start at 1: names that count from 0 (the embedded images') are shifted by one.
+            long shift = numbers.Min() == 0 ? 1 : 0;
+            rule = shift == 0 ? "the numbers the file names are" : "the numbers the file names are, plus 1 (COCO's ids start at 1)";
+            return files.Zip(numbers).ToDictionary(p => p.First, p => p.Second!.Value + shift, StringComparer.Ordinal);
         }
         rule = "1…n in name order (see images.json)";
         return files.Select((f, i) => (f, i)).ToDictionary(p => p.f, p => (long)p.i + 1, StringComparer.Ordinal);

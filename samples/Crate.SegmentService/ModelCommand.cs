@@ -9,13 +9,8 @@ namespace Crate.SegmentService;
 /// <summary>
 /// <c>make-model</c>: writes a pipeline file the service serves, either by training the default model (with larger
 /// settings than startup uses, if asked) or from a saved training pipeline that holds a CRATE classifier, such as the
-/// Quickstart's <c>crate-shapes.zip</c>:
-/// <code>
-/// make-model --output model.zip [--training-images N] [--epochs N] [--seed N] [--maskcut-side PIXELS] [--max-objects N]
-/// make-model --output model.zip --from crate-quickstart-output/crate-shapes.zip [--maskcut-side PIXELS] [--max-objects N]
-/// </code>
-/// <c>--maskcut-side</c> is the side MaskCut resizes images to (default: 64 for the default model, CutLER's 60 patches
-/// otherwise); <c>--max-objects</c> is MaskCut's n (default 3).
+/// Quickstart's <c>crate-shapes.zip</c> (see <see cref="Help"/>). Relative paths are the caller's: <c>dotnet run
+/// --project</c> keeps the working directory it was started in (the .csproj turns the Web SDK's default off).
 /// </summary>
 public static class ModelCommand
 {
@@ -23,7 +18,28 @@ public static class ModelCommand
     public const string Name = "make-model";
 
     private const string Usage = "Usage: make-model --output FILE [--from PIPELINE.zip] [--training-images N] [--epochs N] [--seed N] " +
-        "[--maskcut-side PIXELS] [--max-objects N]";
+        "[--maskcut-side PIXELS] [--layer N] [--max-objects N]";
+
+    /// <summary>What <c>make-model --help</c> prints.</summary>
+    public const string Help = Usage + """
+
+
+          --output FILE            the pipeline file to write (relative to the current folder)
+          --from PIPELINE.zip      a saved training pipeline holding a CRATE classifier (the Quickstart's
+                                   crate-quickstart-output/crate-shapes.zip); without it the default model is trained
+          --training-images N      the default model's training images (default 2000)
+          --epochs N               the default model's epochs (default 8)
+          --seed N                 the default model's seed (default 0)
+          --maskcut-side PIXELS    the side MaskCut resizes images to, a multiple of the patch size (default: 96 for
+                                   the default model, CutLER's 60 patches otherwise)
+          --layer N                the layer (0-based) whose features MaskCut cuts (default: 1 for the default model,
+                                   where it separates objects best; the last layer with --from, the paper's choice)
+          --max-objects N          MaskCut's n, the most objects per image, with --from (default 3)
+          -h, --help               this text
+        """;
+
+    /// <summary>Whether <paramref name="argument"/> asks for help: <c>--help</c>, <c>-h</c> or <c>-?</c>.</summary>
+    public static bool IsHelp(string argument) => argument is "--help" or "-h" or "-?";
 
     /// <summary>Runs the command; returns the process exit code (0 done, 2 bad arguments, 1 failed).</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -31,8 +47,13 @@ public static class ModelCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
+        if (args.Any(IsHelp))
+        {
+            output.WriteLine(Help);
+            return 0;
+        }
         string? path = null, from = null;
-        int? side = null, maxObjects = null;
+        int? side = null, maxObjects = null, layer = null;
         var defaults = new DefaultModelOptions();
         try
         {
@@ -49,6 +70,7 @@ public static class ModelCommand
                     case "--seed": defaults.Seed = Number(); break;
                     case "--maskcut-side": side = Number(); break;
                     case "--max-objects": maxObjects = Number(); break;
+                    case "--layer": layer = Number(); break;
                     default: throw new ArgumentException($"Unknown argument '{args[i]}'.");
                 }
             }
@@ -56,7 +78,7 @@ public static class ModelCommand
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
-            error.WriteLine($"{e.Message} {Usage}");
+            error.WriteLine($"{e.Message} {Usage} (--help explains them)");
             return 2;
         }
 
@@ -67,6 +89,7 @@ public static class ModelCommand
             if (from is null)
             {
                 if (side is int s) defaults.MaskCutImageSide = s;
+                if (layer is int l) defaults.MaskCutLayer = l;
                 if (maxObjects is not null) throw new ArgumentException("--max-objects applies with --from; the default model keeps n = 3.");
                 output.WriteLine($"Training the default model on {defaults.TrainingImages} images of the embedded shapes dataset, {defaults.Epochs} epochs…");
                 double accuracy = DefaultModel.Train(context, defaults, path);
@@ -75,7 +98,10 @@ public static class ModelCommand
             else
             {
                 using var loaded = (IDisposable)CratePipelineFile.Load(context, from, out _);
-                var cut = new CrateMaskCutOptions { ImageHeight = side, ImageWidth = side, Cut = new MaskCutOptions { MaxObjects = maxObjects ?? 3 } };
+                var cut = new CrateMaskCutOptions
+                {
+                    ImageHeight = side, ImageWidth = side, Layer = layer, Cut = new MaskCutOptions { MaxObjects = maxObjects ?? 3 },
+                };
                 ServingPipeline.Save(context, (ITransformer)loaded, cut, path);
             }
             output.WriteLine($"Wrote {Path.GetFullPath(path)} in {clock.Elapsed.TotalSeconds:F1} s. Serve it with:");

@@ -10,11 +10,51 @@ namespace Crate.SegmentService;
 /// </summary>
 public static class SegmentServiceApp
 {
+    private const string Help = """
+        Crate.SegmentService: POST an image, get CRATE's segmentation of it (docs/serving.md).
+
+        Usage: Crate.SegmentService [--urls URL[;URL…]] [--Segmentation:SETTING=VALUE …]
+               Crate.SegmentService make-model --help      (write a model file to serve)
+
+          --urls URLS                           where to listen (default http://localhost:5000)
+          --Segmentation:ModelPath=FILE          the pipeline file to serve (relative to the current folder); empty:
+                                                train the default model at startup, or load it from its cache
+          --Segmentation:MaxConcurrentPredictions=N, :MaxUploadBytes=N, :MaxImagePixels=N, :ImageColumnName=NAME,
+          --Segmentation:ScoreColumnName=NAME, :DefaultModel:TrainingImages=N, :DefaultModel:Epochs=N,
+          --Segmentation:DefaultModel:Seed=N, :DefaultModel:MaskCutImageSide=N, :DefaultModel:MaskCutLayer=N,
+          --Segmentation:DefaultModel:CacheDirectory=DIR
+                                                the other settings (also from appsettings.json beside the program
+                                                or environment variables such as Segmentation__ModelPath)
+          -h, --help                            this text
+        """;
+
+    /// <summary>
+    /// What Program.cs runs: <c>make-model …</c> (<see cref="ModelCommand"/>), this help for <c>--help</c> (given anywhere:
+    /// nothing is served then), or the service until it is stopped.
+    /// </summary>
+    /// <returns>The process exit code.</returns>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        if (args.Length > 0 && args[0] == ModelCommand.Name)
+            return ModelCommand.Run(args[1..], output, error);
+        if (args.Any(ModelCommand.IsHelp))
+        {
+            output.Write(Help);
+            return 0;
+        }
+        using WebApplication app = Build(args);
+        app.Run();
+        return 0;
+    }
+
     /// <summary>The service built from <paramref name="args"/> (ASP.NET Core's command-line configuration:
-    /// <c>--urls</c>, <c>--Segmentation:ModelPath=…</c>); <paramref name="configure"/> may change the builder first.</summary>
+    /// <c>--urls</c>, <c>--Segmentation:ModelPath=…</c>); <paramref name="configure"/> may change the builder first.
+    /// The content root, where appsettings.json is read, is the program's folder, whatever the working directory.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddSegmentationService(builder.Configuration);
         configure?.Invoke(builder);
         WebApplication app = builder.Build();

@@ -18,17 +18,28 @@ namespace Crate.Transforms;
 /// NuGet package folder is never written), links TorchSharp's other native libraries beside it so that its
 /// <c>$ORIGIN</c> search finds them, and loads the copy. The loader then hands this already loaded library to every
 /// later load by name, TorchSharp's own included.
+/// <para>Turned off, for a host that manages native libraries itself, by the environment variable
+/// <c>CrateNativeFix=false</c> (also read by the build as the MSBuild property of that name) or by the run-time switch
+/// <c>Crate.NativeFix=false</c>, which the build writes into runtimeconfig.json when the property is false.</para>
 /// </remarks>
 public static class CrateNativeRuntime
 {
     private const string LibraryFileName = "libLibTorchSharp.so";
+
+    /// <summary>The environment variable that turns the fix off when it is <c>false</c> (or <c>0</c>, <c>off</c>, <c>no</c>);
+    /// the build's MSBuild property has the same name.</summary>
+    public const string EnvironmentVariable = "CrateNativeFix";
+
+    /// <summary>The run-time switch (runtimeconfig.json, <see cref="AppContext"/>) that turns the fix off when false.</summary>
+    public const string Switch = "Crate.NativeFix";
     private static readonly Lock Gate = new();
     private static CrateNativeRuntimeStatus? ensured;
 
     /// <summary>
     /// Makes TorchSharp's native library loadable in this process; does nothing off Linux, where the system libstdc++
-    /// defines GLIBCXX_3.4.32, or where the library beside the application is already patched (a built application).
-    /// Idempotent: later calls return the first call's status.
+    /// defines GLIBCXX_3.4.32, where the library beside the application is already patched (a built application), or
+    /// when turned off (<see cref="EnvironmentVariable"/>, <see cref="Switch"/>). Idempotent: later calls return the
+    /// first call's status.
     /// </summary>
     /// <param name="cacheDirectory">Where patched copies are kept, one folder per TorchSharp build. Default
     /// <c>$XDG_CACHE_HOME/crate-mlnet/torchsharp-native</c> (<c>~/.cache/…</c> when XDG_CACHE_HOME is unset).</param>
@@ -44,6 +55,10 @@ public static class CrateNativeRuntime
 
     private static CrateNativeRuntimeStatus Resolve(string cacheDirectory)
     {
+        string? turnedOff = TurnedOffBy(Environment.GetEnvironmentVariable(EnvironmentVariable),
+            AppContext.TryGetSwitch(Switch, out bool enabled) ? enabled : null);
+        if (turnedOff is not null)
+            return new(CrateNativeRuntimeAction.TurnedOff, null, $"Turned off by {turnedOff}: TorchSharp's native library is left as it is found.");
         if (!OperatingSystem.IsLinux())
             return new(CrateNativeRuntimeAction.None, null, "Not Linux: TorchSharp's native library loads as shipped.");
         string? system = GlibcxxWeakVersionPatch.FindSystemLibstdcxx();
@@ -85,6 +100,15 @@ public static class CrateNativeRuntime
                 $"No libtorch package for TorchSharp {version} was found under {packagesRoot.FullName}: reference the backend, " +
                 $"e.g. #r \"nuget: TorchSharp-cpu, {version}\" in a notebook (TorchSharp-cuda-linux for a GPU).");
         return LoadPatchedCopy(shipped, [Path.GetDirectoryName(shipped)!, .. libtorch], cacheDirectory);
+    }
+
+    /// <summary>What turns the fix off, in words, or null: the environment variable's value <paramref name="environment"/>
+    /// when it is false, 0, off or no (any case), else the run-time switch's value <paramref name="runtimeSwitch"/> when false.</summary>
+    internal static string? TurnedOffBy(string? environment, bool? runtimeSwitch)
+    {
+        if (environment?.Trim().ToLowerInvariant() is "false" or "0" or "off" or "no")
+            return $"the environment variable {EnvironmentVariable}={environment}";
+        return runtimeSwitch == false ? $"the run-time switch {Switch}=false (the MSBuild property {EnvironmentVariable}=false)" : null;
     }
 
     /// <summary>
@@ -232,6 +256,10 @@ public enum CrateNativeRuntimeAction
 
     /// <summary>A patched copy of TorchSharp's native library was made (or found in the cache) and loaded.</summary>
     LoadedPatchedCopy,
+
+    /// <summary>Nothing was looked at: the fix is turned off (<see cref="CrateNativeRuntime.EnvironmentVariable"/>,
+    /// <see cref="CrateNativeRuntime.Switch"/>).</summary>
+    TurnedOff,
 }
 
 /// <summary>The outcome of <see cref="CrateNativeRuntime.EnsureLoadable"/>.</summary>

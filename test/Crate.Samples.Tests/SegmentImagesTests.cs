@@ -41,7 +41,10 @@ public sealed class SegmentImagesTests
         }
         SampleRun run = SampleRun.Of(SegmentImagesApp.Run, "--images", In("photos"), "--model", SampleRun.Checkpoint, "--heads", "4",
             "--objects", "2", "--output", In("out"), "--device", "cpu").Succeeded();
-        StringAssert.Contains(run.Output, "COCO image ids: the numbers the file names are");
+        StringAssert.Contains(run.Output, "COCO image ids: the numbers the file names are.");
+        // crate_square has patch 8 at 32×32, a 4×4 grid: the default input is enlarged to 12 patches a side, 96×96.
+        StringAssert.Contains(run.Output, "Input 96×96 (a 12×12 patch grid");
+        Assert.DoesNotContain("Warning", run.Output);
 
         CocoDataset list = CocoDataset.Load(In("out", "images.json"));
         CollectionAssert.AreEquivalent(files.Zip(ids).Select(p => $"{p.First} {p.Second} 32×32").ToArray(),
@@ -80,6 +83,21 @@ public sealed class SegmentImagesTests
         }
     }
 
+    [TestMethod]
+    public void ASizeBelowTwelvePatchesASideIsWarnedAbout()
+    {
+        Directory.CreateDirectory(In("photos"));
+        using (MLImage image = ShapesDataset.ToImage(ShapesDataset.Sample(new ShapesDatasetOptions { Count = 1, Seed = 7 }, 0)))
+            image.Save(In("photos", "1.png"));
+        string[] common = ["--images", In("photos"), "--model", SampleRun.Checkpoint, "--heads", "4", "--output", In("out"), "--device", "cpu"];
+        SampleRun coarse = SampleRun.Of(SegmentImagesApp.Run, [.. common, "--size", "32"]).Succeeded();
+        StringAssert.Contains(coarse.Output, "Warning: --size 32 gives a 4×4 patch grid");
+        StringAssert.Contains(coarse.Output, "Try --size 96");
+        SampleRun fine = SampleRun.Of(SegmentImagesApp.Run, [.. common, "--size", "96"]).Succeeded();
+        Assert.DoesNotContain("Warning", fine.Output);
+        Assert.DoesNotContain("Input ", fine.Output, "a size given is used as given");
+    }
+
     private static (int X, int Y, int Width, int Height) TightBox(BinaryMask mask)
     {
         int x0 = int.MaxValue, y0 = int.MaxValue, x1 = -1, y1 = -1;
@@ -93,15 +111,19 @@ public sealed class SegmentImagesTests
     [TestMethod]
     public void WithoutArgumentsItTrainsOnTheEmbeddedDataAndItsOutputsServeTheNextRun()
     {
-        SampleRun.Of(SegmentImagesApp.Run, "--count", "3", "--train-images", "48", "--epochs", "1", "--output", In("out"), "--device", "cpu").Succeeded();
+        SampleRun first = SampleRun.Of(SegmentImagesApp.Run, "--count", "3", "--train-images", "48", "--epochs", "1", "--output", In("out"), "--device", "cpu").Succeeded();
+        // Patch 4 at 32×32 is an 8×8 grid: read at 12 × 4 = 48 pixels a side.
+        StringAssert.Contains(first.Output, "Input 48×48 (a 12×12 patch grid");
         string model = In("out", "shapes-crate.safetensors");
         Assert.AreEqual(CrateNetworkFileFormat.ModelFile, CrateNetworkFile.DetectFormat(model));
         Assert.AreEqual(4, CrateNetworkFile.ReadArchitecture(model).PatchSize, "patch 4: an 8×8 grid of the 32×32 images");
-        // The embedded images are named by their index, and image i is of class i mod 4 (ShapesDataset's rule).
+        // The embedded images are named by their index from 0, and image i is of class i mod 4 (ShapesDataset's rule);
+        // COCO's ids start at 1, so image i gets id i + 1.
         IReadOnlyList<string> classes = ShapesDataset.ClassNames(new ShapesDatasetOptions());
         CocoDataset list = CocoDataset.Load(In("out", "images.json"));
-        CollectionAssert.AreEquivalent(Enumerable.Range(0, 3).Select(i => $"{classes[i]}/{i:D6}.png {i}").ToArray(),
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 3).Select(i => $"{classes[i]}/{i:D6}.png {i + 1}").ToArray(),
             list.Images.Select(i => $"{i.FileName} {i.Id}").ToArray());
+        Assert.IsTrue(list.Images.All(i => i.Id >= 1), "COCO image ids start at 1");
         foreach (CocoImage image in list.Images)
             Assert.IsTrue(File.Exists(In("out", "segment", Path.ChangeExtension(image.FileName, ".png"))), image.FileName);
 
@@ -118,6 +140,7 @@ public sealed class SegmentImagesTests
         SampleRun help = SampleRun.Of(SegmentImagesApp.Run, "--help").Succeeded();
         foreach (string option in new[] { "--images", "--model", "--heads", "--image-ids", "--size", "--objects", "--output" })
             StringAssert.Contains(help.Output, option);
+        StringAssert.Contains(help.Output, "at least 12×12 patches");
         File.WriteAllText(In("notes.txt"), "not a network");
         SampleRun notANetwork = SampleRun.Of(SegmentImagesApp.Run, "--model", In("notes.txt"), "--output", In("out"));
         Assert.AreEqual(1, notANetwork.ExitCode);

@@ -99,16 +99,8 @@ public sealed class StartupTests
     [TestMethod]
     public void MakeModelTurnsATrainingPipelineIntoAServedOne()
     {
-        // A pipeline as the Quickstart saves it: the label mapped to a key, then the classifier.
-        var context = new MLContext(seed: 0);
         string training = Path.Combine(Folder, "training.zip"), served = Path.Combine(Folder, "served.zip");
-        IDataView labels = context.Data.LoadFromEnumerable(ServedFixtures.Classes.Select(c => new LabelRow { Label = c }).ToArray());
-        using (CrateModel network = TinyNetwork())
-        using (var classifier = new CrateClassifierTransformer(network, Settings()))
-        {
-            var chain = new TransformerChain<ITransformer>(context.Transforms.Conversion.MapValueToKey("Label").Fit(labels), classifier);
-            CratePipelineFile.Save(context, chain, Schema(("Label", TextDataViewType.Instance), ("Image", new ImageDataViewType())), training);
-        }
+        SaveTrainingPipeline(training);
         var output = new StringWriter();
         Assert.AreEqual(0, ModelCommand.Run(["--from", training, "--output", served, "--maskcut-side", "48", "--max-objects", "2"], output, output), output.ToString());
         using (SegmentationModel model = SegmentationModel.Load(new SegmentationServiceOptions { ModelPath = served }, NullLogger.Instance))
@@ -140,12 +132,23 @@ public sealed class StartupTests
         return null!;
     }
 
-    private static CrateModel TinyNetwork()
+    /// <summary>A pipeline as the Quickstart saves one: the label mapped to a key, then a tiny classifier of <paramref name="depth"/> layers.</summary>
+    internal static void SaveTrainingPipeline(string path, int depth = 1)
+    {
+        var context = new MLContext(seed: 0);
+        IDataView labels = context.Data.LoadFromEnumerable(ServedFixtures.Classes.Select(c => new LabelRow { Label = c }).ToArray());
+        using CrateModel network = TinyNetwork(depth);
+        using var classifier = new CrateClassifierTransformer(network, Settings());
+        var chain = new TransformerChain<ITransformer>(context.Transforms.Conversion.MapValueToKey("Label").Fit(labels), classifier);
+        CratePipelineFile.Save(context, chain, Schema(("Label", TextDataViewType.Instance), ("Image", new ImageDataViewType())), path);
+    }
+
+    private static CrateModel TinyNetwork(int depth = 1)
     {
         using var generator = new torch.Generator(3);
         return new CrateModel(new CrateArchitecture
         {
-            EmbeddingDim = 16, Depth = 1, Heads = 2, HeadDim = 8, PatchSize = 8, ImageHeight = 16, ImageWidth = 16, ClassCount = ServedFixtures.Classes.Length,
+            EmbeddingDim = 16, Depth = depth, Heads = 2, HeadDim = 8, PatchSize = 8, ImageHeight = 16, ImageWidth = 16, ClassCount = ServedFixtures.Classes.Length,
         }, generator);
     }
 

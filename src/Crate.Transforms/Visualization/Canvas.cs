@@ -69,6 +69,14 @@ internal sealed class Canvas
                 Set(left + x, top + y, tile.Get(x, y));
     }
 
+    /// <summary>A filled rectangle; the part outside the canvas is left out.</summary>
+    public void FillRectangle(int left, int top, int width, int height, (float R, float G, float B) colour)
+    {
+        for (int y = Math.Max(0, top); y < Math.Min(Height, top + height); y++)
+            for (int x = Math.Max(0, left); x < Math.Min(Width, left + width); x++)
+                Set(x, y, colour);
+    }
+
     /// <summary>A one-pixel rectangle outline.</summary>
     public void Rectangle(int left, int top, int width, int height, (float R, float G, float B) colour)
     {

@@ -42,6 +42,53 @@ public static class SegmentationPictures
         return sheet.ToImage();
     }
 
+    /// <summary>
+    /// <see cref="HeadGrid"/> with its legend, on white: "LAYER <paramref name="layer"/>" above the grid, "HEAD k"
+    /// (0-based, as the read-outs count) above each head's tile, and on the right a colour bar from the colour of a
+    /// head's lowest attention ("LOW", at the bottom) to that of its highest ("HIGH", at the top), in the ramp's full
+    /// colours (the tiles blend them over the image at <paramref name="opacity"/>): each head's map is stretched to the
+    /// full ramp on its own, so colours compare places within a head, not heads.
+    /// </summary>
+    /// <remarks>Layout, in picture pixels with t = max(1, min(tile width, tile height) / 128) pixels per font pixel: a
+    /// caption strip of 11·t above the grid and above each row of tiles (text 7·t high at 2·t from its top), tiles
+    /// <paramref name="scale"/> × the image's size 2 apart as in <see cref="HeadGrid"/>, then 4·t of white, the bar 6·t
+    /// wide beside the tiles (from the first row's top to the last row's bottom) and its labels 2·t to its right.</remarks>
+    public static MLImage LabelledHeadGrid(ImagePixels image, ReadOnlySpan<float> maps, int heads, int gridHeight, int gridWidth, int layer,
+        int columns = 4, float opacity = 0.6f, int scale = 1)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckLength(maps.Length, heads * gridHeight * gridWidth, "maps", $"[{heads}, {gridHeight}, {gridWidth}]");
+        if (columns < 1) throw new ArgumentOutOfRangeException(nameof(columns), columns, "At least one column.");
+        if (scale < 1) throw new ArgumentOutOfRangeException(nameof(scale), scale, "Scale must be at least 1.");
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        columns = Math.Min(columns, heads);
+        int rows = (heads + columns - 1) / columns, gap = 2, width = image.Width * scale, height = image.Height * scale;
+        int t = Math.Max(1, Math.Min(width, height) / 128), caption = 11 * t, barWidth = 6 * t;
+        int gridRight = columns * (width + gap) - gap, barLeft = gridRight + 4 * t;
+        int rowHeight = caption + height + gap, tilesTop = caption + caption;
+        int sheetWidth = Math.Max(barLeft + barWidth + 2 * t + PixelFont.Measure("HIGH", t), PixelFont.Measure($"LAYER {layer}", t));
+        var sheet = new Canvas(sheetWidth, caption + rows * rowHeight - gap);
+        (float R, float G, float B) white = (1, 1, 1), ink = (0, 0, 0);
+        sheet.FillRectangle(0, 0, sheet.Width, sheet.Height, white);
+        PixelFont.Draw(sheet, $"LAYER {layer}", 0, 2 * t, t, ink);
+        for (int k = 0; k < heads; k++)
+        {
+            int left = k % columns * (width + gap), top = caption + k / columns * rowHeight;
+            PixelFont.Draw(sheet, $"HEAD {k}", left, top + 2 * t, t, ink);
+            sheet.Paste(HeatmapCanvas(image, maps.Slice(k * gridHeight * gridWidth, gridHeight * gridWidth), gridHeight, gridWidth, opacity, scale),
+                left, top + caption);
+        }
+        int barTop = tilesTop, barBottom = caption + (rows - 1) * rowHeight + caption + height; // exclusive
+        for (int y = barTop; y < barBottom; y++)
+        {
+            float v = barBottom - barTop > 1 ? 1 - (float)(y - barTop) / (barBottom - barTop - 1) : 1;
+            sheet.FillRectangle(barLeft, y, barWidth, 1, Colormap(v));
+        }
+        PixelFont.Draw(sheet, "HIGH", barLeft + barWidth + 2 * t, barTop, t, ink);
+        PixelFont.Draw(sheet, "LOW", barLeft + barWidth + 2 * t, barBottom - PixelFont.Height * t, t, ink);
+        return sheet.ToImage();
+    }
+
     /// <summary>A mask ([maskHeight, maskWidth], any resolution) tinted over the image, with its outline drawn.</summary>
     public static MLImage MaskOverlay(ImagePixels image, ReadOnlySpan<bool> mask, int maskHeight, int maskWidth, float opacity = 0.45f, int scale = 1)
     {

@@ -22,6 +22,18 @@ public sealed class CrateNativeRuntimeTests
     }
 
     [TestMethod]
+    public void TheEnvironmentVariableOrTheRunTimeSwitchTurnsTheFixOff()
+    {
+        foreach (string off in new[] { "false", "FALSE", "0", "off", " no " })
+            StringAssert.Contains(CrateNativeRuntime.TurnedOffBy(off, null), $"environment variable CrateNativeFix={off}");
+        foreach (string? on in new[] { null, "", "true", "1", "yes", "maybe" })
+            Assert.IsNull(CrateNativeRuntime.TurnedOffBy(on, null), $"CrateNativeFix='{on}' leaves the fix on");
+        StringAssert.Contains(CrateNativeRuntime.TurnedOffBy(null, false), "run-time switch Crate.NativeFix=false");
+        Assert.IsNull(CrateNativeRuntime.TurnedOffBy(null, true));
+        StringAssert.Contains(CrateNativeRuntime.TurnedOffBy("0", true), "environment variable", "either one turns it off");
+    }
+
+    [TestMethod]
     public void PatchedCopyDiffersFromTheShippedLibraryInTheWeakBitAndLinksItsNeighbours()
     {
         string shipped = NativeRuntimeFixTests.ShippedLibrary();

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Crate.Testing;
 
 namespace Crate.Transforms.Tests.Build;
 

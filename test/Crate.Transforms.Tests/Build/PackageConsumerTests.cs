@@ -69,16 +69,7 @@ public sealed class PackageConsumerTests
         string app = Directory.CreateTempSubdirectory("crate-consumer-").FullName;
         try
         {
-            feed.WriteNuGetConfig(app);
-            File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Crate.Trainers" Version="{feed.Version}" />
-                    <PackageReference Include="TorchSharp-cpu" Version="{typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3)}" />
-                  </ItemGroup>
-                </Project>
-                """);
+            WriteConsumerProject(app, feed, "Crate.Trainers");
             // The README's pipeline, small: CRATE-T at patch 8 on 64 images of the embedded data for one epoch.
             File.WriteAllText(Path.Combine(app, "Program.cs"), """
                 using System.Globalization;
@@ -143,6 +134,61 @@ public sealed class PackageConsumerTests
         {
             Directory.Delete(app, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// A consumer that manages native libraries itself sets <c>CrateNativeFix=false</c>: its build output keeps the
+    /// library NuGet shipped, byte for byte (the oracle: the file in the machine's package folder), and its
+    /// runtimeconfig.json carries the switch that turns CrateNativeRuntime off, as does the environment variable.
+    /// </summary>
+    [TestMethod]
+    [TestCategory("Slow")]
+    [Timeout(900_000, CooperativeCancellation = true)]
+    public void AnAppThatTurnsTheFixOffKeepsNuGetsLibrary()
+    {
+        LocalPackageFeed feed = LocalPackageFeed.Shared;
+        string app = Directory.CreateTempSubdirectory("crate-consumer-off-").FullName;
+        try
+        {
+            WriteConsumerProject(app, feed, "Crate.Transforms", "<CrateNativeFix>false</CrateNativeFix>");
+            // Nothing here touches TorchSharp: where the system lacks GLIBCXX_3.4.32 the unpatched library would not load.
+            File.WriteAllText(Path.Combine(app, "Program.cs"), """
+                var status = Crate.Transforms.CrateNativeRuntime.EnsureLoadable();
+                Console.WriteLine($"native: {status.Action} | {status.Description}");
+                """);
+            ExternalProcess.Run("dotnet", ["build", app, "-c", "Release"], app, BuildTimeout, feed.NuGetEnvironment);
+
+            string[] libraries = Directory.GetFiles(Path.Combine(app, "bin"), "libLibTorchSharp.so", SearchOption.AllDirectories);
+            Assert.IsNotEmpty(libraries, "The build placed TorchSharp's native library in the output.");
+            byte[] shipped = File.ReadAllBytes(NativeRuntimeFixTests.ShippedLibrary());
+            foreach (string library in libraries)
+                CollectionAssert.AreEqual(shipped, File.ReadAllBytes(library), $"{library} is NuGet's file, untouched");
+
+            string dll = Path.Combine(app, "bin", "Release", "net10.0", "app.dll");
+            StringAssert.Contains(ExternalProcess.Run("dotnet", [dll], app, BuildTimeout), "native: TurnedOff | Turned off by the run-time switch Crate.NativeFix=false");
+            StringAssert.Contains(ExternalProcess.Run("dotnet", [dll], app, BuildTimeout, new Dictionary<string, string> { ["CrateNativeFix"] = "off" }),
+                "native: TurnedOff | Turned off by the environment variable CrateNativeFix=off");
+        }
+        finally
+        {
+            Directory.Delete(app, recursive: true);
+        }
+    }
+
+    /// <summary>A console app in <paramref name="app"/> that restores <paramref name="package"/> from the feed, with TorchSharp's
+    /// CPU backend and the extra <paramref name="properties"/> (MSBuild property elements).</summary>
+    private static void WriteConsumerProject(string app, LocalPackageFeed feed, string package, string properties = "")
+    {
+        feed.WriteNuGetConfig(app);
+        File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable>{properties}</PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="{package}" Version="{feed.Version}" />
+                <PackageReference Include="TorchSharp-cpu" Version="{typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3)}" />
+              </ItemGroup>
+            </Project>
+            """);
     }
 
     private static XElement Nuspec(ZipArchive package, string id) =>

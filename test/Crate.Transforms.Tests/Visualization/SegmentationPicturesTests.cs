@@ -69,6 +69,38 @@ public sealed class SegmentationPicturesTests
     }
 
     [TestMethod]
+    public void LabelledHeadGridNamesTheLayerAndEachHeadAndHasAColourBar()
+    {
+        float[] map = [0, 1, 0.5f, 0.5f]; // 2×2 grid: the top-right patch hottest, the top-left coldest
+        using MLImage sheet = SegmentationPictures.LabelledHeadGrid(Grey(), [.. map, .. map, .. map], 3, 2, 2, layer: 1, columns: 2, opacity: 1, scale: 8);
+        // By hand from the documented layout: tiles 64×64 (8×8 at scale 8), t = 1, captions 11 high, two columns 2 apart
+        // (130 wide), 4 of white, the bar 6 wide at x 134…139, its labels from x 142 ("HIGH", 4·6 − 1 = 23 wide): 165.
+        // Height: the layer's caption, then two rows of caption + tile + gap, less the last gap: 11 + 2·77 − 2 = 163.
+        Assert.AreEqual((165, 163), (sheet.Width, sheet.Height));
+        (byte, byte, byte) yellow = (252, 232, 36), purple = (69, 0, 84), black = (0, 0, 0), white = (255, 255, 255);
+        // Tiles: head 0 at (0, 22), head 1 at (66, 22), head 2 at (0, 99); each map's top-right quadrant is its maximum.
+        Assert.AreEqual(yellow, Pixel(sheet, 40, 27), "head 0, top-right");
+        Assert.AreEqual(purple, Pixel(sheet, 5, 27), "head 0, top-left");
+        Assert.AreEqual(yellow, Pixel(sheet, 66 + 40, 27), "head 1, top-right");
+        Assert.AreEqual(yellow, Pixel(sheet, 40, 104), "head 2, top-right");
+        // The colour bar spans the tiles' rows (22…162): the maximum's colour at the top, the minimum's at the bottom.
+        Assert.AreEqual(yellow, Pixel(sheet, 136, 22), "bar top");
+        Assert.AreEqual(purple, Pixel(sheet, 136, 162), "bar bottom");
+        // Text in the 5×7 font: "LAYER 1" from (0, 2): L's stem is the first column, rows 2…8.
+        for (int y = 2; y <= 8; y++) Assert.AreEqual(black, Pixel(sheet, 0, y), $"L of LAYER, row {y}");
+        Assert.AreEqual(white, Pixel(sheet, 0, 1), "above the text");
+        // "HEAD k" from (tile left, 13): H's top row is #...#; the digit starts 5·6 = 30 to the right.
+        Assert.AreEqual((black, white, black), (Pixel(sheet, 0, 13), Pixel(sheet, 1, 13), Pixel(sheet, 4, 13)), "H of HEAD 0");
+        Assert.AreEqual(black, Pixel(sheet, 66, 13), "H of HEAD 1");
+        Assert.AreEqual((white, black), (Pixel(sheet, 30, 13), Pixel(sheet, 31, 13)), "0's top row .###.");
+        Assert.AreEqual((white, black), (Pixel(sheet, 66 + 31, 13), Pixel(sheet, 66 + 32, 13)), "1's top row ..#..");
+        // "HIGH" beside the bar's top, "LOW" beside its bottom (its last row at 162).
+        Assert.AreEqual(black, Pixel(sheet, 142, 22), "H of HIGH");
+        Assert.AreEqual((black, black, white), (Pixel(sheet, 142, 156), Pixel(sheet, 142, 162), Pixel(sheet, 146, 156)), "L of LOW");
+        Assert.AreEqual(white, Pixel(sheet, 150, 80), "background");
+    }
+
+    [TestMethod]
     public void BoxesAreDrawnAroundTheirMasks()
     {
         var mask = new bool[64];

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Crate.Transforms.Tests.Build;
+namespace Crate.Testing;
 
 /// <summary>Runs a program the way a user would from a shell, and fails the test with its output when it fails.</summary>
 internal static class ExternalProcess
