@@ -19,8 +19,9 @@ public enum MaskResolution
 /// <summary>Options of <see cref="CrateSegmentTransformer"/>.</summary>
 public sealed record CrateSegmentOptions : CrateReadoutOptions
 {
-    /// <summary>The merged foreground mask column. Default "Mask".</summary>
-    public string OutputColumnName { get; init; } = "Mask";
+    /// <summary>The merged foreground mask column. Default "PredictedMask": the prediction, which the evaluators and
+    /// <c>SaveAsPngMasks</c> read by default, beside the readers' ground truth "Mask" (docs/api-tour.md, "Column names").</summary>
+    public string OutputColumnName { get; init; } = "PredictedMask";
 
     /// <summary>The per-head masks column [heads, h, w]; null to leave it out. Default "HeadMasks".</summary>
     public string? HeadMasksColumnName { get; init; } = "HeadMasks";

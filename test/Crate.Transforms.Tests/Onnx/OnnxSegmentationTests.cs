@@ -35,7 +35,7 @@ public sealed class OnnxSegmentationTests
         var identity = new ImageNormalization { Mean = [0, 0, 0], Std = [1, 1, 1] };
         IDataView segmented = context.Transforms.CrateSegment(model, new CrateSegmentOptions { Normalization = identity, Device = ComputeDevice.Cpu })
             .Fit(data).Transform(data);
-        bool[][] merged = segmented.GetColumn<bool[]>("Mask").ToArray();
+        bool[][] merged = segmented.GetColumn<bool[]>("PredictedMask").ToArray();
         bool[][] headMasks = segmented.GetColumn<bool[]>("HeadMasks").ToArray();
 
         for (int i = 0; i < 2; i++)

@@ -146,7 +146,7 @@ public sealed class ReadoutTransformTests
         (MLContext context, IDataView data) = Data();
         IDataView output = context.Transforms.CrateSegment(Model, new CrateSegmentOptions { Normalization = Identity, Heads = [0, 2] })
             .Fit(data).Transform(data);
-        bool[][] merged = output.GetColumn<bool[]>("Mask").ToArray();
+        bool[][] merged = output.GetColumn<bool[]>("PredictedMask").ToArray();
         bool[][] heads = output.GetColumn<bool[]>("HeadMasks").ToArray();
         double[][] maps0 = ClsMaps(1, 0), maps2 = ClsMaps(1, 2);
         for (int i = 0; i < 2; i++)
@@ -279,7 +279,7 @@ public sealed class ReadoutTransformTests
             .Append(context.Transforms.CrateSegment(Model, new CrateSegmentOptions { Normalization = Identity, Heads = [1] }))
             .Fit(data);
         float[][] before = pipeline.Transform(data).GetColumn<float[]>("Attention").ToArray();
-        bool[][] masksBefore = pipeline.Transform(data).GetColumn<bool[]>("Mask").ToArray();
+        bool[][] masksBefore = pipeline.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray();
         string path = Path.Combine(Path.GetTempPath(), $"crate-readouts-{Guid.NewGuid():N}.zip");
         try
         {
@@ -289,7 +289,7 @@ public sealed class ReadoutTransformTests
             ITransformer loaded = CratePipelineFile.Load(new MLContext(seed: 3), path, out _);
             float[][] after = loaded.Transform(data).GetColumn<float[]>("Attention").ToArray();
             for (int i = 0; i < 2; i++) CollectionAssert.AreEqual(before[i], after[i]);
-            bool[][] masksAfter = loaded.Transform(data).GetColumn<bool[]>("Mask").ToArray();
+            bool[][] masksAfter = loaded.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray();
             for (int i = 0; i < 2; i++) CollectionAssert.AreEqual(masksBefore[i], masksAfter[i]);
         }
         finally
