@@ -2,6 +2,7 @@ using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Crate.Transforms.Segmentation;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 
 namespace Crate.Transforms;
 
@@ -179,22 +180,25 @@ public static class CrateTransformsCatalog
     /// </summary>
     private static CrateReadoutEstimator<TTransformer> Build<TTransformer, TOptions>(TransformsCatalog catalog, CrateNetworkSource network,
         TOptions options, Func<NetworkLease?, CrateArchitecture, TOptions, TTransformer> create,
-        Func<NetworkLease, TOptions, IDataView, TTransformer>? fit = null)
+        Func<NetworkLease, TOptions, IDataView, IHostEnvironment, TTransformer>? fit = null)
         where TTransformer : class, ITransformer, INetworkOwner
         where TOptions : CrateReadoutOptions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
+        IHostEnvironment environment = MLNetInternals.EnvironmentOf(catalog);
         CrateArchitecture architecture = network.Architecture;
         TTransformer prototype = create(null, architecture, options);
-        fit ??= (lease, o, _) => create(lease, architecture, o);
+        fit ??= (lease, o, _, _) => create(lease, architecture, o);
         return new CrateReadoutEstimator<TTransformer>(options.InputColumnName,
             prototype.AddOutputColumns,
             data =>
             {
                 using NetworkLease lease = network.Open();
-                return fit(lease, options, data);
+                TTransformer fitted = fit(lease, options, data, environment);
+                fitted.AttachTo(environment);
+                return fitted;
             });
     }
 }
