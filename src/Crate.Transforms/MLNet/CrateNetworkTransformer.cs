@@ -145,7 +145,7 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
     }
 
     /// <inheritdoc />
-    protected override NetworkRowMapper<ImagePixels, TResult> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
+    private protected override NetworkRowMapper<ImagePixels, TResult> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
     private sealed class Mapper : NetworkRowMapper<ImagePixels, TResult>
     {
