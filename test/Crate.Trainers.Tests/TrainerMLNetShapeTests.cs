@@ -87,4 +87,17 @@ public sealed class TrainerMLNetShapeTests
         // 48 rows in batches of 8: six steps an epoch, each reported; the third step finds the context cancelled.
         CollectionAssert.AreEqual(new long[] { 1, 2 }, steps);
     }
+
+    [TestMethod]
+    public void TheTrainerRefusesImagesScaledTo255NamingTheColumnAndTheFix()
+    {
+        var context = new MLContext(seed: 1);
+        TinyImages.Row[] rows = TinyImages.Rows(8, seed: 1);
+        foreach (TinyImages.Row row in rows)
+            for (int i = 0; i < row.Image.Length; i++) row.Image[i] *= 255;   // ExtractPixels' default scale
+        var error = Assert.ThrowsExactly<InvalidDataException>(() =>
+            context.MulticlassClassification.Trainers.Crate(TinyImages.Options(epochs: 1)).Fit(TinyImages.Keyed(context, rows)));
+        StringAssert.Contains(error.Message, "Column 'Image'");
+        StringAssert.Contains(error.Message, "scaleImage: 1f / 255");
+    }
 }
