@@ -69,7 +69,7 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
             var evaluation = new SegmentationEvaluationOptions { IgnoreLabel = EvaluationData.IgnoreLabel, SkipImagesWithoutClasses = true };
             bestHead = context.MulticlassClassification.EvaluateBestHeadSegmentation(cached, data.ClassCount, "ClassMap", "HeadMasks", evaluation);
             merged = context.MulticlassClassification.EvaluateForegroundJaccard(cached, 2, "Foreground", MergedMaskColumn, evaluation);
-            voc = context.MulticlassClassification.EvaluateSegmentation(cached, 2, "Foreground", "Mask", evaluation);
+            voc = context.MulticlassClassification.EvaluateSegmentation(cached, 2, "Foreground", "PredictedMask", evaluation);
         }
 
         // MaskCut on the layer's head features (Appendix B.4), every image's objects as class-agnostic detections.
@@ -97,6 +97,7 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
 
     private sealed class SegmentMask
     {
+        [ColumnName("PredictedMask")]
         public bool[] Mask { get; set; } = [];
     }
 

@@ -45,8 +45,8 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
                 with { ImageHeight = measurement.InputSize, ImageWidth = measurement.InputSize, Device = measurement.Device };
             using var segment = context.Transforms.CrateSegment(model.Network, options).Fit(pictures.View);
             IDataView scored = segment.Transform(pictures.View);
-            var type = (VectorDataViewType)scored.Schema["Mask"].Type;
-            bool[][] masks = scored.GetColumn<bool[]>("Mask").ToArray();
+            var type = (VectorDataViewType)scored.Schema["PredictedMask"].Type;
+            bool[][] masks = scored.GetColumn<bool[]>("PredictedMask").ToArray();
             rows.Add(pictures.Images.Select((image, i) => Tile(SegmentationPictures.MaskOverlay(image, masks[i], type.Dimensions[0], type.Dimensions[1], 0.45f, Scale(image)))).ToArray());
             labels.Add($"{model.Name} mask");
         }

@@ -87,7 +87,7 @@ using var readouts = context.Transforms.CrateAttention(network, new CrateAttenti
     .Fit(few);
 IDataView read = readouts.Transform(few);
 float[][] attention = read.GetColumn<float[]>("Attention").ToArray();
-bool[][] masks = read.GetColumn<bool[]>("Mask").ToArray();
+bool[][] masks = read.GetColumn<bool[]>("PredictedMask").ToArray();
 int grid = 32 / options.PatchSize;
 for (int i = 0; i < attention.Length; i++)
 {

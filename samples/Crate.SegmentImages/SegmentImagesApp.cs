@@ -86,6 +86,7 @@ public static class SegmentImagesApp
 
         public float[] Attention { get; set; } = [];
 
+        [ColumnName("PredictedMask")]
         public bool[] Mask { get; set; } = [];
     }
 

@@ -3,6 +3,7 @@ using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,7 +47,8 @@ public sealed record CrateClassifierSettings
 /// <see cref="CrateNetworkSource.FromFittedModel"/>. It is <see cref="IDisposable"/>: a network the trainer made or a
 /// pipeline file loaded is freed with its last holder.
 /// </summary>
-public sealed class CrateClassifierTransformer : CrateNetworkTransformer<CrateClassifierSettings, float[]>, ICratePersistable
+public sealed class CrateClassifierTransformer : CrateNetworkTransformer<CrateClassifierSettings, float[]>, ICratePersistable,
+    ISingleFeaturePredictionTransformer<CrateModel>
 {
     /// <summary>Wraps a trained network, which stays as it is: when the settings ask for another device, the classifier
     /// runs a copy there.</summary>
@@ -71,6 +73,15 @@ public sealed class CrateClassifierTransformer : CrateNetworkTransformer<CrateCl
 
     /// <summary>Column names, input size, normalisation and labels.</summary>
     public CrateClassifierSettings Settings => Options;
+
+    /// <summary>The image column read: ML.NET's feature column of a predictor.</summary>
+    public string FeatureColumnName => Settings.ImageColumnName;
+
+    /// <summary>The type of the image column the trainer read; for a classifier made by its constructor or loaded from a
+    /// pipeline file, which do not record it, an MLImage of the network's input size (an MLImage of any size is read).</summary>
+    public DataViewType FeatureColumnType => TrainedOnType ?? new ImageDataViewType(ImageHeight, ImageWidth);
+
+    internal DataViewType? TrainedOnType { get; init; }
 
     /// <inheritdoc />
     public override int ImageHeight => Settings.ImageHeight;

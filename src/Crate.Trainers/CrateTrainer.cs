@@ -8,6 +8,7 @@ using Crate.Transforms.Network;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms.Image;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,9 +18,11 @@ namespace Crate.Trainers;
 
 /// <summary>
 /// Trains a CRATE classifier (eq. 9: softmax cross-entropy on the [CLS] token) on labelled images and returns a
-/// <see cref="CrateClassifierTransformer"/>. Created by <c>mlContext.MulticlassClassification.Trainers.Crate(options)</c>.
+/// <see cref="CrateClassifierTransformer"/>. Created by <c>mlContext.MulticlassClassification.Trainers.Crate(options)</c>
+/// or <c>Crate(labelColumnName, featureColumnName)</c>. An ML.NET trainer estimator: the image column is its feature
+/// column, and the fitted classifier's <see cref="CrateNetworkTransformer{TOptions,TResult}.Model"/> is the network.
 /// </summary>
-public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
+public sealed class CrateTrainer : ITrainerEstimator<CrateClassifierTransformer, CrateModel>
 {
     private readonly IHost host;
     private readonly CrateTrainerOptions options;
@@ -30,6 +33,14 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         host = environment.Register(nameof(CrateTrainer));
     }
+
+    /// <summary>
+    /// What the trainer needs: no normalisation (it normalises images itself) and no calibration (its scores are softmax
+    /// probabilities); no caching (it streams and decodes the images it needs, and a cache would hold them all); its
+    /// validation set is an option (<see cref="CrateTrainerOptions.ValidationSet"/>), not ML.NET's validation argument.
+    /// </summary>
+    public TrainerInfo Info { get; } = MLNetInternals.TrainerInfo(normalization: false, calibration: false, caching: false,
+        supportsValidation: false, supportsIncrementalTraining: false, supportsTest: false);
 
     /// <inheritdoc />
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
@@ -76,10 +87,13 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
             if (validationRows == 0) throw new ArgumentException("The validation set has no rows.", nameof(input));
         }
         Device device = ComputeDeviceSelector.Resolve(options.Device, out string reason);
-        Info(channel, $"Device {device}: {reason}");
+        Log(channel, $"Device {device}: {reason}");
 
         CrateModel model = CreateModel(classCount, channel).to(device);
-        var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Info(channel, msg));
+        var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Log(channel, msg))
+        {
+            CheckAlive = () => MLNetInternals.CheckAlive(host),
+        };
         try
         {
             run.Train(input);
@@ -105,7 +119,9 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
         };
         // The classifier owns the trained network: disposing it (or the pipeline holding it) frees the network.
         using var trained = NetworkLease.Own(model);
-        return new CrateClassifierTransformer(trained, settings);
+        var classifier = new CrateClassifierTransformer(trained, settings) { TrainedOnType = input.Schema[options.ImageColumnName].Type };
+        classifier.AttachTo(host);
+        return classifier;
     }
 
     private (DataViewSchema.Column Label, int ClassCount) CheckInput(DataViewSchema schema, string what)
@@ -170,7 +186,7 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
                     target.copy_(source[name]);
             }
         }
-        Info(channel, $"Started from '{path}'" + (found.ClassCount != classCount ? $"; new head of {classCount} classes." : "."));
+        Log(channel, $"Started from '{path}'" + (found.ClassCount != classCount ? $"; new head of {classCount} classes." : "."));
         loaded.Dispose();
         return model;
     }
@@ -180,5 +196,5 @@ public sealed class CrateTrainer : IEstimator<CrateClassifierTransformer>
     private static string Describe(CrateArchitecture a) =>
         $"{a.Variant} d {a.EmbeddingDim}, depth {a.Depth}, {a.Heads} heads of {a.HeadDim}, patch {a.PatchSize}, {a.Pooling} pooling";
 
-    private static void Info(IChannel channel, string message) => channel.Info(MessageSensitivity.None, message);
+    private static void Log(IChannel channel, string message) => channel.Info(MessageSensitivity.None, message);
 }

@@ -33,6 +33,10 @@ internal sealed class TrainingRun
     private readonly int stepsPerEpoch;
     private readonly MixedPrecisionCopy? mixedPrecision;
 
+    /// <summary>Called before every training and validation step: the trainer's check of ML.NET's cancellation
+    /// (<c>MLContext.CancelExecution</c>), which throws to stop the run.</summary>
+    public Action CheckAlive { get; init; } = () => { };
+
     public TrainingRun(CrateTrainerOptions options, CrateModel model, int classCount, long rows, long validationRows, Device device, Action<string> log)
     {
         this.validationRows = validationRows;
@@ -108,6 +112,7 @@ internal sealed class TrainingRun
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
+                    CheckAlive();
                     if (options.Schedule == ScheduleGranularity.PerStep)
                         optimizer.LearningRate = options.EffectiveLearningRate * schedule.FactorAt(step, stepsPerEpoch);
                     Tensor images = batch.Images.to(device), labels = batch.Labels.to(device);
@@ -183,6 +188,7 @@ internal sealed class TrainingRun
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
+                    CheckAlive();
                     Tensor predicted = model.forward(batch.Images.to(device)).argmax(-1).cpu();
                     correct += predicted.eq(batch.Labels).sum().item<long>();
                     total += batch.Count;

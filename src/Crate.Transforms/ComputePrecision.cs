@@ -19,7 +19,7 @@ public enum ComputePrecision
 }
 
 /// <summary>Turns a <see cref="ComputePrecision"/> into TorchSharp's element type.</summary>
-public static class ComputePrecisionExtensions
+internal static class ComputePrecisionExtensions
 {
     /// <summary>The TorchSharp element type of <paramref name="precision"/>.</summary>
     public static ScalarType ToScalarType(this ComputePrecision precision) => precision switch

@@ -74,7 +74,7 @@ public sealed class EmergentSegmentationTests
             for (int x = (32 - side) / 2; x < (32 - side) / 2 + side; x++) box[y * 32 + x] = true;
         double MeanIou(CrateSegmentOptions readout, IDataView fitOn)
         {
-            bool[][] predicted = context.Transforms.CrateSegment(network, readout).Fit(fitOn).Transform(test).GetColumn<bool[]>("Mask").ToArray();
+            bool[][] predicted = context.Transforms.CrateSegment(network, readout).Fit(fitOn).Transform(test).GetColumn<bool[]>("PredictedMask").ToArray();
             return Enumerable.Range(0, Test.Count).Average(i => BinaryMask.IntersectionOverUnion(predicted[i], ShapesDataset.Sample(Test, i).Mask));
         }
         var segment = new CrateSegmentOptions { Fraction = objectShare, Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu };

@@ -92,9 +92,9 @@ public sealed class ReadoutIsolationTests
         IDataView data = TinyImages.Keyed(context, TinyImages.Rows(4, seed: 2));
         string state = State(network);
         using (var readout = context.Transforms.CrateSegment(network, new CrateSegmentOptions { Device = ComputeDevice.Cpu }).Fit(data))
-            Assert.HasCount(4, readout.Transform(data).GetColumn<bool[]>("Mask").ToArray());
+            Assert.HasCount(4, readout.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray());
         using (var copy = context.Transforms.CrateSegment(network, new CrateSegmentOptions { Device = ComputeDevice.Cpu, Precision = ComputePrecision.Float64 }).Fit(data))
-            Assert.HasCount(4, copy.Transform(data).GetColumn<bool[]>("Mask").ToArray());
+            Assert.HasCount(4, copy.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray());
         Assert.AreEqual(state, State(network));
         Assert.IsTrue(network.training);
         Assert.IsFalse(network.parameters().First().IsInvalid, "the caller's network is never disposed by a read-out");

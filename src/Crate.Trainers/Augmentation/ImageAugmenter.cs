@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Crate.Trainers.Augmentation;
 
 /// <summary>The training augmentations of the reference recipe, each switchable.</summary>
-public sealed record AugmentationOptions
+internal sealed record AugmentationOptions
 {
     /// <summary>RandomResizedCrop: crop a random area and aspect, resize back. Default true.</summary>
     public bool RandomResizedCrop { get; init; } = true;
@@ -19,14 +19,14 @@ public sealed record AugmentationOptions
 }
 
 /// <summary>A crop rectangle in pixels.</summary>
-public readonly record struct CropBox(int Top, int Left, int Height, int Width);
+internal readonly record struct CropBox(int Top, int Left, int Height, int Width);
 
 /// <summary>
 /// Applies <see cref="AugmentationOptions"/> to batches [B, C, H, W]. Image i of a batch starting at row r of
 /// epoch e draws from <see cref="SplitMix64.For"/>(seed, e, r + i): stateless, so the same run resumed midway
 /// augments exactly as it would have.
 /// </summary>
-public sealed class ImageAugmenter
+internal sealed class ImageAugmenter
 {
     private readonly AugmentationOptions options;
     private readonly ulong seed;

@@ -5,7 +5,7 @@ namespace Crate.Trainers.Augmentation;
 /// platform and .NET version (System.Random's algorithm is not promised). Training derives one from
 /// (seed, epoch, row), so shuffling and augmentation need no saved state to be resumed exactly.
 /// </summary>
-public struct SplitMix64
+internal struct SplitMix64
 {
     private ulong state;
 

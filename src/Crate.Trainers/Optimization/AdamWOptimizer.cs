@@ -7,7 +7,7 @@ namespace Crate.Trainers.Optimization;
 /// AdamW with PyTorch's semantics: p ← p·(1 − lr·wd); m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
 /// p ← p − lr·m̂ / (√v̂ + ε) with m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ).
 /// </summary>
-public sealed class AdamWOptimizer : CrateOptimizer
+internal sealed class AdamWOptimizer : CrateOptimizer
 {
     private static readonly string[] Names = ["exp_avg", "exp_avg_sq"];
 

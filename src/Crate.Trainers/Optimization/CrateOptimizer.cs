@@ -9,7 +9,7 @@ namespace Crate.Trainers.Optimization;
 /// step, and a state that a checkpoint saves and restores exactly. Parameters without a gradient are skipped.
 /// Written here rather than taken from TorchSharp so that Lion exists and every state tensor is ours to save.
 /// </summary>
-public abstract class CrateOptimizer
+internal abstract class CrateOptimizer
 {
     private readonly Parameter[] parameters;
     private long steps;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Crate.Trainers.Optimization;
 
 /// <summary>Clipping of the gradients' global L2 norm, as torch.nn.utils.clip_grad_norm_.</summary>
-public static class GradientClipping
+internal static class GradientClipping
 {
     /// <summary>
     /// Scales every gradient by min(1, max / ‖g‖) where ‖g‖ is the L2 norm of all gradients together; returns ‖g‖

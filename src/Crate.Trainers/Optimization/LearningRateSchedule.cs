@@ -5,7 +5,7 @@ namespace Crate.Trainers.Optimization;
 /// f(e) = min((e + 1) / W, ½·(1 + cos(π·e / E))) for epoch e = 0 … E − 1 with W warm-up epochs of E
 /// (only the cosine when W = 0). The learning rate is base·f.
 /// </summary>
-public sealed class LearningRateSchedule
+internal sealed class LearningRateSchedule
 {
     /// <summary>Creates the schedule for <paramref name="totalEpochs"/> epochs, the first <paramref name="warmupEpochs"/> warming up.</summary>
     public LearningRateSchedule(int warmupEpochs, int totalEpochs)

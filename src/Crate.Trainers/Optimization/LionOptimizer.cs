@@ -7,7 +7,7 @@ namespace Crate.Trainers.Optimization;
 /// Lion (Chen et al. 2023), the reference's rule: p ← p·(1 − lr·wd); p ← p − lr·sign(β₁·m + (1 − β₁)·g);
 /// m ← β₂·m + (1 − β₂)·g; with m starting at 0.
 /// </summary>
-public sealed class LionOptimizer : CrateOptimizer
+internal sealed class LionOptimizer : CrateOptimizer
 {
     private static readonly string[] Names = ["exp_avg"];
 

@@ -11,7 +11,7 @@ namespace Crate.Transforms.Checkpoints;
 /// spaces so the data starts 8-byte aligned, then the tensors' raw little-endian bytes, C-contiguous, with offsets
 /// relative to the end of the header. Nothing in it is executable, which is why models are saved this way.
 /// </summary>
-public static class SafeTensorsFile
+internal static class SafeTensorsFile
 {
     private const string MetadataKey = "__metadata__";
     // The format's own bound on the header, so a hostile length cannot make us allocate gigabytes.

@@ -23,7 +23,7 @@ public sealed record ImageFolderOptions
 /// logged as left out; two images whose names differ only in the extension are an error, as their outputs would
 /// collide.
 /// </summary>
-public static class ImageFolder
+internal static class ImageFolder
 {
     internal static IDataView Load(IHostEnvironment environment, string root, ImageFolderOptions options)
     {

@@ -18,7 +18,7 @@ public sealed record ImageFolderClassificationOptions
 /// ImagePath (text, the full path). Files in the root and files without an image extension (jpg, jpeg, png, bmp,
 /// gif, webp) inside class folders are not images: each is logged as left out, so none is dropped silently.
 /// </summary>
-public static class ImageFolderClassification
+internal static class ImageFolderClassification
 {
     internal static IDataView Load(IHostEnvironment environment, string root, ImageFolderClassificationOptions options)
     {

@@ -39,7 +39,7 @@ public sealed record ImageFolderSegmentationOptions
 /// Mask (Byte vector of Height·Width, row-major). An image without a mask, a mask without an image, two images with
 /// one name, and any other file in the two folders are errors: nothing is left out silently.
 /// </summary>
-public static class ImageFolderSegmentation
+internal static class ImageFolderSegmentation
 {
     internal static IDataView Load(IHostEnvironment environment, string root, ImageFolderSegmentationOptions options)
     {

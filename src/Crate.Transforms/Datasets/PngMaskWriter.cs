@@ -31,7 +31,7 @@ public sealed record PngMaskWriterOptions
 /// another size than its file is resampled by the pixel-centre rule the evaluators use (each pixel takes the mask cell
 /// under its centre), so grid masks of CrateSegment come out at the image's size. Values must be 0–255.
 /// </summary>
-public static class PngMaskWriter
+internal static class PngMaskWriter
 {
     internal static IReadOnlyList<string> Write(IDataView data, string directory, string maskColumnName, string? nameColumnName, PngMaskWriterOptions options)
     {

@@ -1,6 +1,7 @@
 using Crate.Transforms.Network;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms.MLNet;
@@ -13,6 +14,9 @@ internal interface INetworkOwner
 
     /// <summary>Adds the transformer's output columns.</summary>
     void AddOutputColumns(DataViewSchema.Builder builder);
+
+    /// <summary>Reports to <paramref name="environment"/> (the MLContext) and stops when it is cancelled (see <see cref="NetworkRunLog"/>).</summary>
+    void AttachTo(IHostEnvironment environment);
 }
 
 /// <summary>
@@ -35,7 +39,9 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
 {
     private readonly NetworkLease? network;
     private readonly Device? device;
+    private readonly ComputePrecision precision;
     private IReadOnlyList<OutputColumn<TResult>>? outputs;
+    private IHost? host;
 
     /// <summary>
     /// Places <paramref name="source"/>'s network on the chosen device in the chosen precision (sharing it when it is
@@ -47,6 +53,7 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
         ArgumentNullException.ThrowIfNull(architecture);
         Options = options ?? throw new ArgumentNullException(nameof(options));
         Architecture = architecture;
+        this.precision = precision;
         if (source is not null)
         {
             network = ComputeDeviceSelector.PlaceForInference(source, device, precision, out Device placed);
@@ -116,6 +123,20 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
         SaveState(writer);
     }
 
+    void INetworkOwner.AttachTo(IHostEnvironment environment) => AttachTo(environment);
+
+    /// <summary>Logs to <paramref name="environment"/>'s log (mlContext.Log) and stops when it is cancelled; the catalogs,
+    /// the trainer and <see cref="CratePipelineFile.Load"/> attach what they make to their MLContext.</summary>
+    internal void AttachTo(IHostEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        host = environment.Register(GetType().Name);
+    }
+
+    /// <summary>The log of one pass over the image column <paramref name="columnName"/>: call it around each batch.</summary>
+    internal NetworkRunLog CreateRunLog(string columnName) => new(host, () =>
+        $"Reading column '{columnName}' at {ImageWidth}×{ImageHeight} on {device} in {precision}, {BatchSize} images a batch.");
+
     /// <summary>Releases this transformer's lease on its network (see the remarks on the class).</summary>
     public void Dispose()
     {
@@ -124,17 +145,19 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
     }
 
     /// <inheritdoc />
-    protected override NetworkRowMapper<ImagePixels, TResult> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
+    private protected override NetworkRowMapper<ImagePixels, TResult> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
     private sealed class Mapper : NetworkRowMapper<ImagePixels, TResult>
     {
         private readonly CrateNetworkTransformer<TOptions, TResult> owner;
         private readonly ImageColumn image;
+        private readonly NetworkRunLog log;
 
         public Mapper(CrateNetworkTransformer<TOptions, TResult> owner, DataViewSchema schema) : base(schema)
         {
             this.owner = owner;
             image = ImageColumn.Find(schema, owner.InputColumnName, owner.ImageHeight, owner.ImageWidth);
+            log = owner.CreateRunLog(image.Column.Name);
         }
 
         public override IReadOnlyList<DataViewSchema.Column> InputColumns => [image.Column];
@@ -160,11 +183,17 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
         public override IReadOnlyList<TResult> Run(IReadOnlyList<ImagePixels> batch)
         {
             if (batch.Count == 0) return [];
+            log.BeforeBatch();
             CrateModel model = owner.Model;
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            Tensor images = owner.Normalization.ToBatch(batch, owner.ImageHeight, owner.ImageWidth, owner.device!).to_type(model.ElementType);
-            return owner.Compute(images, batch);
+            IReadOnlyList<TResult> results;
+            using (var scope = NewDisposeScope())
+            using (var noGrad = no_grad())
+            {
+                Tensor images = owner.Normalization.ToBatch(batch, owner.ImageHeight, owner.ImageWidth, owner.device!).to_type(model.ElementType);
+                results = owner.Compute(images, batch);
+            }
+            log.AfterBatch(batch.Count);
+            return results;
         }
 
         public override Delegate CreateOutputGetter(int outputIndex, Func<TResult> currentResult) =>

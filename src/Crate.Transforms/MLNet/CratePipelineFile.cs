@@ -202,7 +202,9 @@ public static class CratePipelineFile
             ?? throw new InvalidDataException($"{path}: {type.Name} has no public static LoadFrom(MLContext, CratePipelineReader).");
         try
         {
-            return (ITransformer)load.Invoke(null, [context, reader])!;
+            var loaded = (ITransformer)load.Invoke(null, [context, reader])!;
+            (loaded as INetworkOwner)?.AttachTo(context);
+            return loaded;
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {

@@ -77,8 +77,32 @@ public sealed class ImageColumn
         return () =>
         {
             getVector(ref buffer);
-            return new ImagePixels(vectorHeight, vectorWidth, buffer.DenseValues().ToArray());
+            float[] pixels = buffer.DenseValues().ToArray();
+            CheckRange(pixels, column.Name, row.Position);
+            return new ImagePixels(vectorHeight, vectorWidth, pixels);
         };
+    }
+
+    /// <summary>How far outside [0, 1] a float pixel may lie: resampling (bicubic, Lanczos) overshoots a little, and a
+    /// vector scaled to 0-255 by mistake is off by far more.</summary>
+    public const float RangeTolerance = 0.05f;
+
+    /// <summary>
+    /// Checks that float pixels lie in [0, 1] (within <see cref="RangeTolerance"/>): ML.NET's <c>ExtractPixels</c>
+    /// gives 0-255 unless told otherwise, which would feed the network values 255 times too large without a word.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A value (or NaN) lies outside; the message names the column and the fix.</exception>
+    internal static void CheckRange(ReadOnlySpan<float> pixels, string columnName, long row)
+    {
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            float value = pixels[i];
+            if (!(value >= -RangeTolerance && value <= 1 + RangeTolerance))
+                throw new InvalidDataException(
+                    $"Column '{columnName}', row {row}: pixel value {value} (entry {i}) is outside [0, 1]. Float image vectors must hold " +
+                    "RGB in [0, 1], channel-first; ML.NET's ExtractPixels gives 0-255 unless asked for [0, 1] with " +
+                    "ExtractPixels(..., scaleImage: 1f / 255). Or pass the MLImage column from LoadImages itself.");
+        }
     }
 
     /// <summary>RGB floats of an MLImage (any of its 32-bit pixel formats), channel-first.</summary>

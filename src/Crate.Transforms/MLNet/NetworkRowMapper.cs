@@ -9,7 +9,7 @@ namespace Crate.Transforms.MLNet;
 /// </summary>
 /// <typeparam name="TInput">What one row contributes to a batch (e.g. its image as floats).</typeparam>
 /// <typeparam name="TResult">What the network returns for one row.</typeparam>
-public abstract class NetworkRowMapper<TInput, TResult>
+internal abstract class NetworkRowMapper<TInput, TResult>
 {
     /// <summary>Creates the mapper over rows of <paramref name="inputSchema"/>.</summary>
     protected NetworkRowMapper(DataViewSchema inputSchema)

@@ -10,8 +10,13 @@ namespace Crate.Transforms.MLNet;
 /// </summary>
 public abstract class NetworkTransformer<TInput, TResult> : ITransformer
 {
+    /// <summary>Only Crate.MLNet's own transformers derive from this class (its mapper is internal).</summary>
+    private protected NetworkTransformer()
+    {
+    }
+
     /// <summary>The mapper for rows of <paramref name="inputSchema"/>; throws when a required column is missing or mistyped.</summary>
-    protected abstract NetworkRowMapper<TInput, TResult> CreateMapper(DataViewSchema inputSchema);
+    private protected abstract NetworkRowMapper<TInput, TResult> CreateMapper(DataViewSchema inputSchema);
 
     /// <inheritdoc />
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => CreateMapper(inputSchema).OutputSchema;

@@ -2,6 +2,7 @@ using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms.Segmentation;
@@ -85,7 +86,7 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<CrateP
     public PcaBasis Basis { get; }
 
     /// <summary>Fits the basis on the images of <paramref name="data"/>.</summary>
-    internal static CratePcaFeaturesTransformer Fit(NetworkLease network, CratePcaFeaturesOptions options, IDataView data)
+    internal static CratePcaFeaturesTransformer Fit(NetworkLease network, CratePcaFeaturesOptions options, IDataView data, IHostEnvironment environment)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(data);
@@ -93,6 +94,7 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<CrateP
         // An unfitted basis only serves to run the feature pass through the same machinery; the fitted transformer
         // shares its placed network.
         using var reader = new CratePcaFeaturesTransformer(network, architecture, options, PcaBasis.Unfitted(architecture.InnerDim));
+        reader.AttachTo(environment);
         using Tensor features = reader.CollectFeatures(data);
         PcaBasis basis = FitBasis(features, reader.GridHeight, reader.GridWidth, options.ForegroundThreshold);
         return new CratePcaFeaturesTransformer(((INetworkOwner)reader).Network, architecture, options, basis);
@@ -109,13 +111,18 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<CrateP
         {
             Func<ImagePixels> read = image.CreateReader(cursor);
             var pending = new List<ImagePixels>();
+            NetworkRunLog log = CreateRunLog(image.Column.Name);
             void Flush()
             {
                 if (pending.Count == 0) return;
-                using var scope = NewDisposeScope();
-                using var noGrad = no_grad();
-                Tensor images = Options.Normalization.ToBatch(pending, ImageHeight, ImageWidth, Model.Device).to_type(Model.ElementType);
-                batches.Add(HeadFeatures(images).to_type(ScalarType.Float32).cpu().MoveToOuterDisposeScope());
+                log.BeforeBatch();
+                using (var scope = NewDisposeScope())
+                using (var noGrad = no_grad())
+                {
+                    Tensor images = Options.Normalization.ToBatch(pending, ImageHeight, ImageWidth, Model.Device).to_type(Model.ElementType);
+                    batches.Add(HeadFeatures(images).to_type(ScalarType.Float32).cpu().MoveToOuterDisposeScope());
+                }
+                log.AfterBatch(pending.Count);
                 pending.Clear();
             }
             while (cursor.MoveNext())

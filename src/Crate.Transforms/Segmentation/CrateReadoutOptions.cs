@@ -5,7 +5,8 @@ namespace Crate.Transforms.Segmentation;
 /// <summary>What every read-out transform shares: where the images come from and how they enter the network.</summary>
 public abstract record CrateReadoutOptions
 {
-    /// <summary>The image column: an MLImage (from LoadImages) or a float vector shaped [3, H, W] in [0, 1]. Default "Image".</summary>
+    /// <summary>The image column: an MLImage (from LoadImages) or a float vector shaped [3, H, W] in [0, 1] (values beyond
+    /// <see cref="ImageColumn.RangeTolerance"/> outside it are an error: ExtractPixels needs <c>scaleImage: 1f / 255</c>). Default "Image".</summary>
     public string InputColumnName { get; init; } = "Image";
 
     /// <summary>Network input height; null for the model's training size. Segmentation often reads larger images

@@ -2,6 +2,7 @@ using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms.Segmentation;
@@ -19,8 +20,9 @@ public enum MaskResolution
 /// <summary>Options of <see cref="CrateSegmentTransformer"/>.</summary>
 public sealed record CrateSegmentOptions : CrateReadoutOptions
 {
-    /// <summary>The merged foreground mask column. Default "Mask".</summary>
-    public string OutputColumnName { get; init; } = "Mask";
+    /// <summary>The merged foreground mask column. Default "PredictedMask": the prediction, which the evaluators and
+    /// <c>SaveAsPngMasks</c> read by default, beside the readers' ground truth "Mask" (docs/api-tour.md, "Column names").</summary>
+    public string OutputColumnName { get; init; } = "PredictedMask";
 
     /// <summary>The per-head masks column [heads, h, w]; null to leave it out. Default "HeadMasks".</summary>
     public string? HeadMasksColumnName { get; init; } = "HeadMasks";
@@ -95,7 +97,7 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<CrateSegme
     /// Fits the transform: without a calibration column the heads are the options'; with one, every head is scored
     /// by its mean IoU against the ground truth over <paramref name="data"/> and the best are kept.
     /// </summary>
-    internal static CrateSegmentTransformer Fit(NetworkLease network, CrateSegmentOptions options, IDataView data)
+    internal static CrateSegmentTransformer Fit(NetworkLease network, CrateSegmentOptions options, IDataView data, IHostEnvironment environment)
     {
         ArgumentNullException.ThrowIfNull(options);
         CrateArchitecture architecture = network.Model.Architecture;
@@ -105,6 +107,7 @@ public sealed class CrateSegmentTransformer : CrateReadoutTransformer<CrateSegme
                 $"CalibrationHeadCount must be between 1 and the model's {architecture.Heads} heads.");
         using var all = new CrateSegmentTransformer(network, architecture,
             options with { HeadMasksColumnName = "__CrateHeadMasks", Resolution = MaskResolution.Grid }, null);
+        all.AttachTo(environment);
         double[] iou = all.MeanHeadIou(data, truthColumn);
         int[] best = Enumerable.Range(0, iou.Length).OrderByDescending(h => iou[h]).ThenBy(h => h).Take(options.CalibrationHeadCount).ToArray();
         // The fitted transformer shares the placed network of the one that scored the heads.

@@ -31,7 +31,7 @@ public sealed class SegmentationPipelineTests
         IDataView images = ShapesDataset.LoadDataView(context, dataset);
         IDataView scored = context.Transforms.CrateSegment(network, new CrateSegmentOptions
         {
-            OutputColumnName = "PredictedMask", Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu,
+            Resolution = MaskResolution.Image, Device = ComputeDevice.Cpu,
         }).Fit(images).Transform(images);
 
         SemanticSegmentationMetrics voc = context.MulticlassClassification.EvaluateSegmentation(scored, classCount: 2, labelColumnName: "Mask", predictedLabelColumnName: "PredictedMask");

@@ -12,20 +12,23 @@ namespace Crate.Transforms.Tests.Evaluation;
 
 /// <summary>
 /// A VOC folder (the fixture's "pipeline" split: 40×24 and 24×32 images with two objects each) through CrateSegment (the PyTorch fixture model crate_square: 4 heads, a 4×4 grid at 32×32) to the
-/// paper's mIoU and DINO's Jaccard at each image's own size, and the masks written as VOC PNGs; every number recomputed
-/// here pixel by pixel from the grid masks and the truth.
+/// VOC devkit's mIoU, the paper's mIoU and DINO's Jaccard at each image's own size, and the masks written as VOC PNGs;
+/// every number recomputed here pixel by pixel from the grid masks and the truth. No column is named anywhere: the
+/// reader's truth is "Mask", CrateSegment's prediction "PredictedMask", and the evaluators and the writer read both by
+/// default (docs/api-tour.md, "Column names").
 /// </summary>
 [TestClass]
 public sealed class VocPipelineTests
 {
     [TestMethod]
-    public void VocImagesThroughCrateSegmentToTheHeadMetricsAndMaskFiles()
+    public void VocImagesThroughCrateSegmentToTheMetricsAndMaskFilesWithoutNamingAColumn()
     {
         var context = new MLContext(seed: 0);
         CrateModel network = CrateCheckpointImporter.Import(ReferenceFixtures.PathOf("crate_square.pt"), new CheckpointImportOptions { Heads = 4 });
         IDataView voc = context.Data.LoadVocSegmentation(SegmentationFixtures.VocRoot, "pipeline");
-        IDataView scored = context.Transforms.CrateSegment(network, new CrateSegmentOptions { OutputColumnName = "PredictedMask", Device = ComputeDevice.Cpu })
+        IDataView scored = context.Transforms.CrateSegment(network, new CrateSegmentOptions { Device = ComputeDevice.Cpu })
             .Fit(voc).Transform(voc);
+        SemanticSegmentationMetrics devkit = context.MulticlassClassification.EvaluateSegmentation(scored, classCount: 21);
         BestHeadSegmentationMetrics paper = context.MulticlassClassification.EvaluateBestHeadSegmentation(scored, classCount: 21);
         BestHeadSegmentationMetrics dino = context.MulticlassClassification.EvaluateForegroundJaccard(scored, classCount: 21);
         using ScratchFolder scratch = SegmentationFixtures.Scratch();
@@ -36,6 +39,7 @@ public sealed class VocPipelineTests
         byte[][] truths = scored.GetColumn<byte[]>("Mask").ToArray();
         int[] heights = scored.GetColumn<int>("Height").ToArray(), widths = scored.GetColumn<int>("Width").ToArray();
         double paperSum = 0, dinoSum = 0;
+        var confusion = new long[21, 21];   // VOCevalseg.m: truth × prediction over the pixels that are not void
         for (int i = 0; i < truths.Length; i++)
         {
             int h = heights[i], w = widths[i];
@@ -55,6 +59,10 @@ public sealed class VocPipelineTests
                     }
                 return (double)both / either;
             });
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    if (truths[i][y * w + x] != 255)
+                        confusion[truths[i][y * w + x], On(merged[i], 0, y, x) ? 1 : 0]++;
             int[] present = truths[i].Where(t => t != 255).Distinct().Select(t => (int)t).ToArray();
             paperSum += present.Average(m => Best(m, dropVoid: true));
             dinoSum += present.Where(m => m != 0).Average(m => Best(m, dropVoid: false));
@@ -71,6 +79,15 @@ public sealed class VocPipelineTests
         Assert.AreEqual(4L, dino.BestHeadCounts[0].Sum());
         CollectionAssert.AreEqual(new[] { scratch.File("2008_000001.png"), scratch.File("2008_000002.png") }, files.ToArray());
         Close.AreEqual(paperSum / 2, paper.MeanIntersectionOverUnion, 1e-12, "eq. 14");
+        var classIou = new List<double>();
+        for (int c = 0; c < 21; c++)
+        {
+            long truthCount = 0, predictedCount = 0;
+            for (int k = 0; k < 21; k++) (truthCount, predictedCount) = (truthCount + confusion[c, k], predictedCount + confusion[k, c]);
+            if (truthCount + predictedCount > 0) classIou.Add((double)confusion[c, c] / (truthCount + predictedCount - confusion[c, c]));
+        }
+        Assert.AreEqual(classIou.Count, devkit.PresentClassCount);
+        Close.AreEqual(classIou.Average(), devkit.PresentClassesMeanIntersectionOverUnion, 1e-12, "the devkit's mIoU over the classes present");
         Close.AreEqual(dinoSum / 2, dino.MeanIntersectionOverUnion, 1e-12, "DINO's Jaccard");
     }
 }

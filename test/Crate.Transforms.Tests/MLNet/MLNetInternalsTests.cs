@@ -40,4 +40,28 @@ public sealed class MLNetInternalsTests
         Assert.IsTrue(messages.Any(m => m.Contains("hello from the catalog's environment")), string.Join("\n", messages));
         Assert.ThrowsExactly<ArgumentException>(() => MLNetInternals.EnvironmentOf("not a catalog"));
     }
+
+    [TestMethod]
+    public void TrainerInfoIsBuiltWithTheFlagsGiven()
+    {
+        TrainerInfo info = MLNetInternals.TrainerInfo(normalization: true, calibration: false, caching: false, supportsValidation: false,
+            supportsIncrementalTraining: false, supportsTest: false);
+        Assert.IsTrue(info.NeedNormalization);
+        Assert.IsFalse(info.WantCaching);
+        Assert.IsFalse(MLNetInternals.TrainerInfo(false, false, true, false, false, false).NeedNormalization);
+        Assert.IsTrue(MLNetInternals.TrainerInfo(false, false, true, false, false, false).WantCaching);
+    }
+
+    [TestMethod]
+    public void CancelExecutionMakesCheckAliveThrowMLNetsExceptionOnTheContextsHosts()
+    {
+        var context = new MLContext(seed: 1);
+        Microsoft.ML.Runtime.IHost before = ((Microsoft.ML.Runtime.IHostEnvironment)context).Register("before");
+        MLNetInternals.CheckAlive(before);
+        MLNetInternals.CancelExecution(context);
+        Assert.ThrowsExactly<OperationCanceledException>(() => MLNetInternals.CheckAlive(before));
+        Microsoft.ML.Runtime.IHost after = MLNetInternals.EnvironmentOf(context.Transforms).Register("after");
+        Assert.ThrowsExactly<OperationCanceledException>(() => MLNetInternals.CheckAlive(after));
+        MLNetInternals.CheckAlive(((Microsoft.ML.Runtime.IHostEnvironment)new MLContext(seed: 1)).Register("another context"));
+    }
 }

@@ -18,7 +18,7 @@ internal sealed class SumTransformer(string inputColumn, float factor, int batch
 
     public List<int> BatchSizes { get; } = [];
 
-    protected override NetworkRowMapper<float[], float> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
+    private protected override NetworkRowMapper<float[], float> CreateMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
     public override void SaveTo(CratePipelineWriter writer) => writer.WriteJson("options.json", new Options(InputColumn, Factor, RowsPerBatch));
 

@@ -4,6 +4,7 @@ using Crate.Transforms.Onnx;
 using Crate.Transforms.Segmentation;
 using Crate.Transforms.Tests.Checkpoints;
 using Crate.Transforms.Tests.Segmentation;
+using Crate.Transforms.Tests.Readouts;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using static TorchSharp.torch;
@@ -30,12 +31,12 @@ public sealed class OnnxSegmentationTests
 
         var context = new MLContext(seed: 1);
         ReadoutTransformTests.Row[] rows = Enumerable.Range(0, 2)
-            .Select(i => new ReadoutTransformTests.Row { Image = OnnxParityTests.Floats(inputs[i].flatten()), Name = $"img{i}" }).ToArray();
+            .Select(i => new ReadoutTransformTests.Row { Image = FixtureImages.AsPixels(inputs[i]), Name = $"img{i}" }).ToArray();
         IDataView data = context.Data.LoadFromEnumerable(rows);
-        var identity = new ImageNormalization { Mean = [0, 0, 0], Std = [1, 1, 1] };
+        ImageNormalization identity = FixtureImages.Identity;
         IDataView segmented = context.Transforms.CrateSegment(model, new CrateSegmentOptions { Normalization = identity, Device = ComputeDevice.Cpu })
             .Fit(data).Transform(data);
-        bool[][] merged = segmented.GetColumn<bool[]>("Mask").ToArray();
+        bool[][] merged = segmented.GetColumn<bool[]>("PredictedMask").ToArray();
         bool[][] headMasks = segmented.GetColumn<bool[]>("HeadMasks").ToArray();
 
         for (int i = 0; i < 2; i++)

@@ -17,8 +17,15 @@ internal static class FixtureImages
         public float[] Image { get; set; } = [];
     }
 
-    /// <summary>The fixture inputs are already network inputs: normalisation must leave them as they are.</summary>
-    public static readonly ImageNormalization Identity = new() { Mean = [0, 0, 0], Std = [1, 1, 1] };
+    /// <summary>
+    /// The fixture inputs are network inputs (roughly N(0, 1), all within ±4.1), while a float image column holds pixels
+    /// in [0, 1]: <see cref="AsPixels"/> stores x as x/16 + 1/2, and this normalisation, (y − 1/2)·16, gives x back
+    /// (exactly but for the rounding of the addition, at most 5e-7).
+    /// </summary>
+    public static readonly ImageNormalization Identity = new() { Mean = [0.5f, 0.5f, 0.5f], Std = [1f / 16, 1f / 16, 1f / 16] };
+
+    /// <summary>A fixture network input [3, H, W] as float pixels in [0, 1], which <see cref="Identity"/> turns back.</summary>
+    public static float[] AsPixels(Tensor networkInput) => networkInput.flatten().data<float>().ToArray().Select(x => x / 16 + 0.5f).ToArray();
 
     public static string CheckpointPath => ReferenceFixtures.PathOf("crate_square.pt");
 
@@ -33,7 +40,7 @@ internal static class FixtureImages
     public static IDataView Data(MLContext context)
     {
         using Tensor inputs = Inputs();
-        Row[] rows = Enumerable.Range(0, 2).Select(i => new Row { Image = inputs[i].flatten().data<float>().ToArray() }).ToArray();
+        Row[] rows = Enumerable.Range(0, 2).Select(i => new Row { Image = AsPixels(inputs[i]) }).ToArray();
         return context.Data.LoadFromEnumerable(rows);
     }
 

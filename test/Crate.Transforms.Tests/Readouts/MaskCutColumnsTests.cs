@@ -101,7 +101,7 @@ public sealed class MaskCutColumnsTests
         using CrateMaskCutTransformer fitted = context.Transforms.CrateMaskCut(model, one).Fit(images);
         MaskCutPrediction[] found = context.Data.CreateEnumerable<MaskCutPrediction>(fitted.Transform(images), reuseRowObject: false).ToArray();
         using Tensor inputs = FixtureImages.Inputs();
-        float[][] pixels = Enumerable.Range(0, 2).Select(i => inputs[i].flatten().data<float>().ToArray()).ToArray();
+        float[][] pixels = Enumerable.Range(0, 2).Select(i => FixtureImages.AsPixels(inputs[i])).ToArray();
 
         double Evaluate(Func<float[], float[]> truthOf, out float map50)
         {

@@ -139,7 +139,7 @@ public sealed class NetworkSourceTests
             Tensor weight = attention.Model.parameters().First();
             attention.Dispose();
             Assert.IsFalse(weight.IsInvalid, "the segment transformer still holds the network");
-            Assert.HasCount(2, segment.Transform(data).GetColumn<bool[]>("Mask").ToArray());
+            Assert.HasCount(2, segment.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray());
             loaded.Dispose();
             Assert.IsTrue(weight.IsInvalid, "disposing the loaded chain freed the network");
             Assert.IsFalse(model.parameters().First().IsInvalid, "the caller's network is never freed by a read-out");

@@ -5,6 +5,7 @@ using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Crate.Transforms.Segmentation;
 using Crate.Transforms.Tests.Checkpoints;
+using Crate.Transforms.Tests.Readouts;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using static TorchSharp.torch;
@@ -25,7 +26,7 @@ public sealed class CrateMaskCutTransformTests
         public float[] Image { get; set; } = [];
     }
 
-    private static readonly ImageNormalization Identity = new() { Mean = [0, 0, 0], Std = [1, 1, 1] };
+    private static readonly ImageNormalization Identity = FixtureImages.Identity;
 
     /// <summary>The fixture inputs of <paramref name="model"/> as rows of a vector column [3, H, W].</summary>
     private static IDataView Images(MLContext context, string model)
@@ -33,7 +34,7 @@ public sealed class CrateMaskCutTransformTests
         Tensor inputs = ReferenceFixtures.Array(model, "input");
         var definition = SchemaDefinition.Create(typeof(ImageRow));
         definition[nameof(ImageRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, (int)inputs.shape[2], (int)inputs.shape[3]);
-        ImageRow[] rows = Enumerable.Range(0, (int)inputs.shape[0]).Select(i => new ImageRow { Image = inputs[i].flatten().data<float>().ToArray() }).ToArray();
+        ImageRow[] rows = Enumerable.Range(0, (int)inputs.shape[0]).Select(i => new ImageRow { Image = FixtureImages.AsPixels(inputs[i]) }).ToArray();
         return context.Data.LoadFromEnumerable(rows, definition);
     }
 

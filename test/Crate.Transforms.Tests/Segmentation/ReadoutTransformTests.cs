@@ -6,6 +6,7 @@ using Crate.Transforms.Network;
 using Crate.Transforms.Segmentation;
 using Crate.Transforms.Tests.Checkpoints;
 using Crate.Transforms.Tests.Network;
+using Crate.Transforms.Tests.Readouts;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using static TorchSharp.torch;
@@ -30,7 +31,7 @@ public sealed class ReadoutTransformTests
     }
 
     // The fixture inputs are already network inputs: normalisation must leave them as they are.
-    private static readonly ImageNormalization Identity = new() { Mean = [0, 0, 0], Std = [1, 1, 1] };
+    private static readonly ImageNormalization Identity = FixtureImages.Identity;
     private static CrateModel? model;
     private static Tensor? inputs;
 
@@ -41,7 +42,7 @@ public sealed class ReadoutTransformTests
     private static (MLContext, IDataView) Data()
     {
         var context = new MLContext(seed: 1);
-        Row[] rows = Enumerable.Range(0, 2).Select(i => new Row { Image = Inputs[i].flatten().data<float>().ToArray(), Name = $"img{i}" }).ToArray();
+        Row[] rows = Enumerable.Range(0, 2).Select(i => new Row { Image = FixtureImages.AsPixels(Inputs[i]), Name = $"img{i}" }).ToArray();
         return (context, context.Data.LoadFromEnumerable(rows));
     }
 
@@ -146,7 +147,7 @@ public sealed class ReadoutTransformTests
         (MLContext context, IDataView data) = Data();
         IDataView output = context.Transforms.CrateSegment(Model, new CrateSegmentOptions { Normalization = Identity, Heads = [0, 2] })
             .Fit(data).Transform(data);
-        bool[][] merged = output.GetColumn<bool[]>("Mask").ToArray();
+        bool[][] merged = output.GetColumn<bool[]>("PredictedMask").ToArray();
         bool[][] heads = output.GetColumn<bool[]>("HeadMasks").ToArray();
         double[][] maps0 = ClsMaps(1, 0), maps2 = ClsMaps(1, 2);
         for (int i = 0; i < 2; i++)
@@ -165,7 +166,7 @@ public sealed class ReadoutTransformTests
         (MLContext context, IDataView data) = Data();
         // Ground truth = head 2's top-60% mask of each image, by hand: calibration must pick head 2.
         bool[][] truth = ClsMaps(1, 2).Select(map => TopShare(map, 0.6)).ToArray();
-        var rows = Enumerable.Range(0, 2).Select(i => new CalibrationRow { Image = Inputs[i].flatten().data<float>().ToArray(), Truth = truth[i] });
+        var rows = Enumerable.Range(0, 2).Select(i => new CalibrationRow { Image = FixtureImages.AsPixels(Inputs[i]), Truth = truth[i] });
         IDataView calibration = context.Data.LoadFromEnumerable(rows);
         CrateSegmentTransformer fitted = context.Transforms.CrateSegment(Model, new CrateSegmentOptions
         {
@@ -279,7 +280,7 @@ public sealed class ReadoutTransformTests
             .Append(context.Transforms.CrateSegment(Model, new CrateSegmentOptions { Normalization = Identity, Heads = [1] }))
             .Fit(data);
         float[][] before = pipeline.Transform(data).GetColumn<float[]>("Attention").ToArray();
-        bool[][] masksBefore = pipeline.Transform(data).GetColumn<bool[]>("Mask").ToArray();
+        bool[][] masksBefore = pipeline.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray();
         string path = Path.Combine(Path.GetTempPath(), $"crate-readouts-{Guid.NewGuid():N}.zip");
         try
         {
@@ -289,7 +290,7 @@ public sealed class ReadoutTransformTests
             ITransformer loaded = CratePipelineFile.Load(new MLContext(seed: 3), path, out _);
             float[][] after = loaded.Transform(data).GetColumn<float[]>("Attention").ToArray();
             for (int i = 0; i < 2; i++) CollectionAssert.AreEqual(before[i], after[i]);
-            bool[][] masksAfter = loaded.Transform(data).GetColumn<bool[]>("Mask").ToArray();
+            bool[][] masksAfter = loaded.Transform(data).GetColumn<bool[]>("PredictedMask").ToArray();
             for (int i = 0; i < 2; i++) CollectionAssert.AreEqual(masksBefore[i], masksAfter[i]);
         }
         finally
@@ -309,7 +310,7 @@ public sealed class ReadoutTransformTests
         (MLContext context, IDataView data) = Data();
         ITransformer transformer = context.Transforms.CrateAttention(Model, new CrateAttentionOptions { Normalization = Identity }).Fit(data);
         var engine = context.Model.CreatePredictionEngine<Row, AttentionOutput>(transformer, inputSchema: data.Schema);
-        float[] single = engine.Predict(new Row { Image = Inputs[1].flatten().data<float>().ToArray() }).Attention;
+        float[] single = engine.Predict(new Row { Image = FixtureImages.AsPixels(Inputs[1]) }).Attention;
         // Image 1 alone gives PyTorch's maps of the penultimate layer, all four heads.
         double[] expected = Enumerable.Range(0, 4).SelectMany(h => PyTorchClsMap(1, 1, h)).ToArray();
         NumericAssert.AreAllClose(expected, single.Select(v => (double)v).ToArray(), ReferenceParityTests.Parity, "one image through the engine");
