@@ -83,10 +83,19 @@ public static class ImageUpload
         {
             throw TooLarge(null, limit);
         }
-        catch (InvalidDataException e) when (multipart)
+        catch (BadHttpRequestException e)
         {
-            // What ASP.NET Core's multipart reader throws for a malformed form or one past its length limits.
-            bool tooLarge = e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase);
+            // Kestrel's word on a body that breaks HTTP's framing (a Content-Length longer than what came, a bad chunk).
+            throw new UploadRejectedException(e.StatusCode is >= 400 and < 500 ? e.StatusCode : StatusCodes.Status400BadRequest,
+                "Malformed request body", $"The request body cannot be read: {e.Message}");
+        }
+        catch (Exception e) when (multipart && e is InvalidDataException or IOException)
+        {
+            // What ASP.NET Core's multipart reader throws for a malformed form: InvalidDataException for a bad boundary,
+            // part header or one past its length limits; IOException ("Unexpected end of Stream") for a body that ends
+            // before its closing boundary (a wrong boundary, garbage, a truncated part). Only the body's length limit
+            // means too large; its other limits (boundary, header and line lengths, part count) mean a malformed form.
+            bool tooLarge = e.Message.Contains("body length limit", StringComparison.OrdinalIgnoreCase);
             throw tooLarge ? TooLarge(null, limit)
                 : new UploadRejectedException(StatusCodes.Status400BadRequest, "Malformed multipart body", $"The multipart body cannot be read: {e.Message}");
         }
