@@ -40,14 +40,29 @@ public static class ImageUpload
     public static readonly IReadOnlyList<string> AcceptedImageTypes =
         ["image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp", "image/x-icon", "application/octet-stream"];
 
-    /// <summary>Reads, checks and decodes the request's image; the caller disposes it.</summary>
+    /// <summary>
+    /// Reads and checks the request's image, waits until its pixels fit <paramref name="budget"/>, and decodes it. The
+    /// caller disposes the image, then the lease (which gives the pixels back) once the response is made.
+    /// </summary>
     /// <exception cref="UploadRejectedException">The upload is refused; the status and message say why.</exception>
-    public static async Task<MLImage> ReadAsync(HttpRequest request, SegmentationServiceOptions options, int minSide, CancellationToken cancellationToken)
+    public static async Task<(MLImage Image, IDisposable Lease)> ReadAsync(HttpRequest request, SegmentationServiceOptions options, int minSide,
+        DecodedPixelBudget budget, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(budget);
         byte[] bytes = await ReadBytesAsync(request, options, cancellationToken).ConfigureAwait(false);
-        return Decode(bytes, options, minSide);
+        (int width, int height) = CheckHeader(bytes, options, minSide);
+        IDisposable lease = await budget.AcquireAsync((long)width * height, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return (Decode(bytes, width, height), lease);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
     }
 
     private static async Task<byte[]> ReadBytesAsync(HttpRequest request, SegmentationServiceOptions options, CancellationToken cancellationToken)
@@ -134,7 +149,8 @@ public static class ImageUpload
         return buffer.ToArray();
     }
 
-    private static MLImage Decode(byte[] bytes, SegmentationServiceOptions options, int minSide)
+    /// <summary>The image's width and height from its header, checked against the limits before anything is decoded.</summary>
+    private static (int Width, int Height) CheckHeader(byte[] bytes, SegmentationServiceOptions options, int minSide)
     {
         if (bytes.Length == 0)
             throw new UploadRejectedException(StatusCodes.Status400BadRequest, "Empty upload", "The upload has zero bytes; send an image file.");
@@ -153,6 +169,11 @@ public static class ImageUpload
         if (width < minSide || height < minSide)
             throw new UploadRejectedException(StatusCodes.Status422UnprocessableEntity, "Image too small",
                 $"The image is {width}×{height}; it needs at least {minSide}×{minSide} pixels (one patch of the network).");
+        return (width, height);
+    }
+
+    private static MLImage Decode(byte[] bytes, int width, int height)
+    {
         try
         {
             return MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
