@@ -32,7 +32,8 @@ internal static class ServingBenchmark
         Console.WriteLine($"# Crate.Benchmarks --serving — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
             $"{Environment.ProcessorCount} logical cores, load average before: {LoadAverage()}");
         Console.WriteLine();
-        byte[][] images = Pngs(Side, 16, seed: 9), large = Pngs(LargeSide, 2, seed: 10);
+        byte[][] images = Pngs(Side, 16, seed: 9), large = [FlatPng(LargeSide, 0), FlatPng(LargeSide, 1)];
+        Console.WriteLine($"Large uploads: {string.Join(" and ", large.Select(b => $"{b.Length / 1024} KB"))} PNGs of {LargeSide}×{LargeSide}.");
 
         // No model file: the service trains the default (or loads it from its cache, as `dotnet run` does).
         string[] arguments = maxDecodedPixelsInFlight is long inFlight
@@ -119,12 +120,37 @@ internal static class ServingBenchmark
     {
         ShapesSample sample = ShapesDataset.Sample(new ShapesDatasetOptions { ImageHeight = side, ImageWidth = side, Count = count, Seed = seed }, i);
         using MLImage image = ShapesDataset.ToImage(sample);
+        return Png(image);
+    }).ToArray();
+
+    /// <summary>A flat <paramref name="side"/>² picture of one disc and one bar on a plain background, as PNG bytes: the
+    /// small file of many pixels that the upload limits let through (the shapes dataset's textures do not compress).</summary>
+    private static byte[] FlatPng(int side, int variant)
+    {
+        var rgba = new byte[4L * side * side];
+        float radius = side / (3f + variant), cx = side * 0.4f, cy = side * 0.45f;
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+            {
+                bool disc = (x - cx) * (x - cx) + (y - cy) * (y - cy) < radius * radius;
+                bool bar = x > side * 0.7 && x < side * 0.8 && y > side * 0.1 && y < side * 0.9;
+                long at = 4L * ((long)y * side + x);
+                (rgba[at], rgba[at + 1], rgba[at + 2], rgba[at + 3]) = disc ? ((byte)220, (byte)60, (byte)40, (byte)255)
+                    : bar ? ((byte)30, (byte)90, (byte)200, (byte)255) : ((byte)235, (byte)235, (byte)225, (byte)255);
+            }
+        using MLImage image = MLImage.CreateFromPixels(side, side, MLPixelFormat.Rgba32, rgba);
+        return Png(image);
+    }
+
+    /// <summary>An image's PNG file bytes, as MLImage (SkiaSharp) writes them.</summary>
+    private static byte[] Png(MLImage image)
+    {
         string path = Path.Combine(Path.GetTempPath(), $"crate-serving-benchmark-{Guid.NewGuid():N}.png");
         image.Save(path);
         byte[] bytes = File.ReadAllBytes(path);
         File.Delete(path);
         return bytes;
-    }).ToArray();
+    }
 
     private static async Task Post(HttpClient client, byte[] png)
     {

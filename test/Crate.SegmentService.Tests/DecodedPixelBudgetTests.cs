@@ -56,17 +56,17 @@ public sealed class DecodedPixelBudgetTests
     }
 
     [TestMethod]
-    public async Task MemoryIsReturnedAfterABurstOfLargeImagesOnly()
+    public async Task MemoryIsReturnedAfterEachLargeImageOnly()
     {
-        var budget = new DecodedPixelBudget(4 * DecodedPixelBudget.LargeBurstPixels);
+        var budget = new DecodedPixelBudget(4 * DecodedPixelBudget.LargeImagePixels);
         IDisposable small = await budget.AcquireAsync(128 * 128, CancellationToken.None);
         small.Dispose();
-        Assert.AreEqual(0, budget.MemoryReturns, "a burst of small images");
-        IDisposable large = await budget.AcquireAsync(DecodedPixelBudget.LargeBurstPixels, CancellationToken.None);
-        IDisposable other = await budget.AcquireAsync(10, CancellationToken.None);
-        large.Dispose();
-        Assert.AreEqual(0, budget.MemoryReturns, "the burst is not over while a request holds pixels");
+        Assert.AreEqual(0, budget.MemoryReturns, "a small image");
+        IDisposable large = await budget.AcquireAsync(DecodedPixelBudget.LargeImagePixels, CancellationToken.None);
+        IDisposable other = await budget.AcquireAsync(DecodedPixelBudget.LargeImagePixels - 1, CancellationToken.None);
         other.Dispose();
+        Assert.AreEqual(0, budget.MemoryReturns, "an image one pixel under the threshold");
+        large.Dispose();
         Assert.AreEqual(1, budget.MemoryReturns);
     }
 
