@@ -38,7 +38,7 @@ public sealed class SegmentationServiceOptions
     /// <summary>
     /// The most pixels of decoded images that requests hold at once (width·height summed over the requests between
     /// decoding and their response); a request whose image does not fit waits its turn, and one larger than the whole
-    /// budget runs alone. A pixel costs about 60 bytes while it is predicted (the RGBA image, and the float planes and
+    /// budget runs alone. A pixel costs about 70 bytes while it is predicted (the RGBA image, and the float planes and
     /// tensors of each read-out at the image's size), so this bounds the service's memory under concurrent large
     /// uploads. Default 4096·4096: one image of the largest size at a time, about a thousand 128×128 ones.
     /// </summary>

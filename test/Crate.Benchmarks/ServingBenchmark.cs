@@ -103,7 +103,7 @@ internal static class ServingBenchmark
             Console.WriteLine();
             Console.WriteLine($"Memory of the {LargeSide}×{LargeSide} levels (working set; MaxDecodedPixelsInFlight {budget.Capacity}):");
             Console.WriteLine();
-            Console.WriteLine("| idle | peak, 16 clients | peak above idle | 15 s after the burst | above idle | compacting collections after bursts |");
+            Console.WriteLine("| idle | peak, 16 clients | peak above idle | 15 s after the burst | above idle | compacting collections after large images |");
             Console.WriteLine("|---|---|---|---|---|---|");
             Console.WriteLine($"| {Megabytes(idle)} | {Megabytes(burst)} | {Megabytes(burst - idle)} | {Megabytes(after)} | {Megabytes(after - idle)} | {budget.MemoryReturns} |");
             Console.WriteLine($"(peak over all three large levels {Megabytes(peak)})");
