@@ -40,14 +40,29 @@ public static class ImageUpload
     public static readonly IReadOnlyList<string> AcceptedImageTypes =
         ["image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp", "image/x-icon", "application/octet-stream"];
 
-    /// <summary>Reads, checks and decodes the request's image; the caller disposes it.</summary>
+    /// <summary>
+    /// Reads and checks the request's image, waits until its pixels fit <paramref name="budget"/>, and decodes it. The
+    /// caller disposes the image, then the lease (which gives the pixels back) once the response is made.
+    /// </summary>
     /// <exception cref="UploadRejectedException">The upload is refused; the status and message say why.</exception>
-    public static async Task<MLImage> ReadAsync(HttpRequest request, SegmentationServiceOptions options, int minSide, CancellationToken cancellationToken)
+    public static async Task<(MLImage Image, IDisposable Lease)> ReadAsync(HttpRequest request, SegmentationServiceOptions options, int minSide,
+        DecodedPixelBudget budget, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(budget);
         byte[] bytes = await ReadBytesAsync(request, options, cancellationToken).ConfigureAwait(false);
-        return Decode(bytes, options, minSide);
+        (int width, int height) = CheckHeader(bytes, options, minSide);
+        IDisposable lease = await budget.AcquireAsync((long)width * height, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return (Decode(bytes, width, height), lease);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
     }
 
     private static async Task<byte[]> ReadBytesAsync(HttpRequest request, SegmentationServiceOptions options, CancellationToken cancellationToken)
@@ -83,10 +98,19 @@ public static class ImageUpload
         {
             throw TooLarge(null, limit);
         }
-        catch (InvalidDataException e) when (multipart)
+        catch (BadHttpRequestException e)
         {
-            // What ASP.NET Core's multipart reader throws for a malformed form or one past its length limits.
-            bool tooLarge = e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase);
+            // Kestrel's word on a body that breaks HTTP's framing (a Content-Length longer than what came, a bad chunk).
+            throw new UploadRejectedException(e.StatusCode is >= 400 and < 500 ? e.StatusCode : StatusCodes.Status400BadRequest,
+                "Malformed request body", $"The request body cannot be read: {e.Message}");
+        }
+        catch (Exception e) when (multipart && e is InvalidDataException or IOException)
+        {
+            // What ASP.NET Core's multipart reader throws for a malformed form: InvalidDataException for a bad boundary,
+            // part header or one past its length limits; IOException ("Unexpected end of Stream") for a body that ends
+            // before its closing boundary (a wrong boundary, garbage, a truncated part). Only the body's length limit
+            // means too large; its other limits (boundary, header and line lengths, part count) mean a malformed form.
+            bool tooLarge = e.Message.Contains("body length limit", StringComparison.OrdinalIgnoreCase);
             throw tooLarge ? TooLarge(null, limit)
                 : new UploadRejectedException(StatusCodes.Status400BadRequest, "Malformed multipart body", $"The multipart body cannot be read: {e.Message}");
         }
@@ -125,7 +149,8 @@ public static class ImageUpload
         return buffer.ToArray();
     }
 
-    private static MLImage Decode(byte[] bytes, SegmentationServiceOptions options, int minSide)
+    /// <summary>The image's width and height from its header, checked against the limits before anything is decoded.</summary>
+    private static (int Width, int Height) CheckHeader(byte[] bytes, SegmentationServiceOptions options, int minSide)
     {
         if (bytes.Length == 0)
             throw new UploadRejectedException(StatusCodes.Status400BadRequest, "Empty upload", "The upload has zero bytes; send an image file.");
@@ -144,6 +169,11 @@ public static class ImageUpload
         if (width < minSide || height < minSide)
             throw new UploadRejectedException(StatusCodes.Status422UnprocessableEntity, "Image too small",
                 $"The image is {width}×{height}; it needs at least {minSide}×{minSide} pixels (one patch of the network).");
+        return (width, height);
+    }
+
+    private static MLImage Decode(byte[] bytes, int width, int height)
+    {
         try
         {
             return MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));

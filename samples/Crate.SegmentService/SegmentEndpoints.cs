@@ -38,14 +38,18 @@ public static class SegmentEndpoints
         CancellationToken cancelled, Func<MLImage, SegmentationRow, IResult> respond)
     {
         MLImage image;
+        IDisposable lease;
+        DecodedPixelBudget budget = request.HttpContext.RequestServices.GetRequiredService<DecodedPixelBudget>();
         try
         {
-            image = await ImageUpload.ReadAsync(request, options, model.Description.Limits.MinImageSide, cancelled);
+            (image, lease) = await ImageUpload.ReadAsync(request, options, model.Description.Limits.MinImageSide, budget, cancelled);
         }
         catch (UploadRejectedException e)
         {
             return Results.Problem(e.Message, statusCode: e.Status, title: e.Title);
         }
+        // The pixels go back after the image and everything made at its size (masks, the overlay) are done with.
+        using (lease)
         using (image)
         {
             SegmentationRow row;

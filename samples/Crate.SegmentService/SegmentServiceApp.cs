@@ -67,7 +67,8 @@ public static class SegmentServiceApp
     /// <summary>
     /// Registers the service's parts: <see cref="SegmentationServiceOptions"/> bound to the "Segmentation" section,
     /// the <see cref="SegmentationModel"/> singleton (loaded, or trained, by a hosted service before the server takes
-    /// requests), the <see cref="PredictionEnginePool{TInput,TOutput}"/> over it, ProblemDetails, health checks, and JSON
+    /// requests), the <see cref="PredictionEnginePool{TInput,TOutput}"/> over it, the <see cref="DecodedPixelBudget"/>,
+    /// ProblemDetails, health checks, and JSON
     /// that writes COCO's RLE strings without \u escapes.
     /// </summary>
     public static IServiceCollection AddSegmentationService(this IServiceCollection services, IConfiguration configuration)
@@ -80,6 +81,8 @@ public static class SegmentServiceApp
         // Made after the model, so the container disposes it first.
         services.AddSingleton(provider => provider.GetRequiredService<SegmentationModel>()
             .CreateEnginePool(provider.GetRequiredService<IOptions<SegmentationServiceOptions>>().Value.MaxConcurrentPredictions));
+        services.AddSingleton(provider => new DecodedPixelBudget(
+            provider.GetRequiredService<IOptions<SegmentationServiceOptions>>().Value.MaxDecodedPixelsInFlight));
         services.AddHostedService<ModelWarmup>();
         services.AddProblemDetails();
         services.AddHealthChecks();

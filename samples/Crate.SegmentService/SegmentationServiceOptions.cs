@@ -35,6 +35,15 @@ public sealed class SegmentationServiceOptions
     /// small file that would decode to gigabytes is refused with 422. Default 4096·4096.</summary>
     public long MaxImagePixels { get; set; } = 4096L * 4096;
 
+    /// <summary>
+    /// The most pixels of decoded images that requests hold at once (width·height summed over the requests between
+    /// decoding and their response); a request whose image does not fit waits its turn, and one larger than the whole
+    /// budget runs alone. A pixel costs about 70 bytes while it is predicted (the RGBA image, and the float planes and
+    /// tensors of each read-out at the image's size), so this bounds the service's memory under concurrent large
+    /// uploads. Default 4096·4096: one image of the largest size at a time, about a thousand 128×128 ones.
+    /// </summary>
+    public long MaxDecodedPixelsInFlight { get; set; } = 4096L * 4096;
+
     /// <summary>What is trained when <see cref="ModelPath"/> is not set.</summary>
     public DefaultModelOptions DefaultModel { get; set; } = new();
 
@@ -51,6 +60,7 @@ public sealed class SegmentationServiceOptions
         Require(MaxConcurrentPredictions >= 1, nameof(MaxConcurrentPredictions), $"must be at least 1 (is {MaxConcurrentPredictions})");
         Require(MaxUploadBytes >= 1, nameof(MaxUploadBytes), $"must be positive (is {MaxUploadBytes})");
         Require(MaxImagePixels >= 1, nameof(MaxImagePixels), $"must be positive (is {MaxImagePixels})");
+        Require(MaxDecodedPixelsInFlight >= 1, nameof(MaxDecodedPixelsInFlight), $"must be positive (is {MaxDecodedPixelsInFlight})");
         DefaultModel.Validate();
     }
 }

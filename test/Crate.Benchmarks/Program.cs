@@ -10,7 +10,8 @@
 //   --coco [--images N] [--directory D]     COCO evaluation at val2017's scale against parsing the same files
 //   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
 //   --streaming [--images N]                N rows through every network transform: working set
-//   --serving                               Crate.SegmentService on 127.0.0.1 at 1, 4 and 16 clients: requests/s, p50/p99
+//   --serving [--in-flight PIXELS]          Crate.SegmentService on 127.0.0.1 at 1, 4 and 16 clients, small and large images:
+//                                           requests/s, p50/p99, memory (PIXELS: the service's MaxDecodedPixelsInFlight)
 //   --data                                  the embedded datasets' generation rate
 //   --plateau key=value ... | --plateau-probe key=value ...   training-recipe study (PlateauStudy.cs, docs/emergence.md)
 // Prints Markdown tables for the docs.
@@ -25,11 +26,12 @@ if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
     return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
 
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
-    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving | --data] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving [--in-flight PIXELS] | --data] " +
     "[--device cpu|cuda|auto] [--quick]";
 string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
+long? inFlight = null;
 string? mode = null, readout = null;
 int epochs = 20, readoutBatch = 16;
 int? images = null;
@@ -48,6 +50,7 @@ for (int i = 0; i < args.Length; i++)
     }
     else if (args[i] == "--device" && i + 1 < args.Length) device = Enum.Parse<ComputeDevice>(args[++i], ignoreCase: true);
     else if (args[i] == "--quick") quick = true;
+    else if (args[i] == "--in-flight" && i + 1 < args.Length) inFlight = long.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
     else if (args[i] == "--epochs" && i + 1 < args.Length) epochs = int.Parse(args[++i]);
     else if (args[i] == "--images" && i + 1 < args.Length) images = int.Parse(args[++i]);
     else if (args[i] == "--batch" && i + 1 < args.Length) readoutBatch = int.Parse(args[++i]);
@@ -77,7 +80,7 @@ switch (mode)
         return 0;
     case "--serving":
         // Its baseline is the same predictions without HTTP, measured in the same run.
-        await ServingBenchmark.Run(quick);
+        await ServingBenchmark.Run(quick, inFlight);
         return 0;
     case "--readout" when readout == "paths":
         ReadoutBenchmark.AttentionPaths(rounds: 3);

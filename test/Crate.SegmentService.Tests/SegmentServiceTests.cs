@@ -213,7 +213,7 @@ public sealed class SegmentServiceTests
     }
 
     /// <summary>The response must be the oracle's answer, bit for bit: probabilities, class, scores, boxes and masks.</summary>
-    private static void AssertSameAnswer((float[] Probabilities, MaskCutPrediction Objects) expected, JsonElement answer, byte[] png, string what)
+    internal static void AssertSameAnswer((float[] Probabilities, MaskCutPrediction Objects) expected, JsonElement answer, byte[] png, string what)
     {
         using MLImage image = MLImage.CreateFromStream(new MemoryStream(png));
         Assert.AreEqual(image.Height, answer.GetProperty("height").GetInt32(), what);

@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Crate.SegmentService.Tests;
 
@@ -19,6 +22,9 @@ internal sealed class ServiceHost : WebApplicationFactory<Program>
         UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
     }
 
+    /// <summary>Every entry the service logged at level Error or above (an unhandled exception is one), as "category: message".</summary>
+    public ConcurrentQueue<string> Errors { get; } = new();
+
     /// <summary>Starts the server (loading the model) and returns a client of it.</summary>
     public HttpClient Start()
     {
@@ -35,5 +41,28 @@ internal sealed class ServiceHost : WebApplicationFactory<Program>
     {
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         foreach ((string key, string? value) in settings) builder.UseSetting(key, value);
+        builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(new ErrorCollector(Errors)));
+    }
+}
+
+/// <summary>Collects the entries logged at level Error or above.</summary>
+internal sealed class ErrorCollector(ConcurrentQueue<string> errors) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new Collector(categoryName, errors);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Collector(string category, ConcurrentQueue<string> errors) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) errors.Enqueue($"{category}: {formatter(state, exception)} {exception?.GetType().Name}: {exception?.Message}");
+        }
     }
 }

@@ -112,7 +112,7 @@ public static class CocoInstances
             RecordColumn<CocoRow>.Vector(Masks, new VectorDataViewType(BooleanDataViewType.Instance),
                 row => row.Masks.Value.SelectMany(m => m.ToPixels().Cells.ToArray()).ToArray()),
         ];
-        return new RecordDataView<CocoRecord, CocoRow>(environment, ReaderName, records, columns, r => new CocoRow(r, dataset.FilePath),
+        return new RecordDataView<CocoRecord, CocoRow>(environment, ReaderName, records, columns, r => new CocoRow(r, dataset.FilePath, options.MaxPixels),
             r => $"image id {r.Image.Id}, {r.Image.FileName}", options.SkipInvalidRecords);
     }
 
@@ -120,9 +120,12 @@ public static class CocoInstances
 
     private sealed class CocoRow
     {
-        public CocoRow(CocoRecord record, string? annotationFile)
+        private readonly long maxPixels;
+
+        public CocoRow(CocoRecord record, string? annotationFile, long maxPixels)
         {
             Record = record;
+            this.maxPixels = maxPixels;
             Masks = new Lazy<RleMask[]>(() => record.Objects.Select(a => a.Segmentation?.ToRle(record.Image.Height, record.Image.Width)
                 ?? throw new CocoFormatException(annotationFile, $"annotation id {a.Id}",
                     "no \"segmentation\"; the Masks and Segmentations columns need one for every object.")).ToArray());
@@ -135,7 +138,7 @@ public static class CocoInstances
 
         public MLImage Decode()
         {
-            MLImage image = ImageFiles.Decode(Record.Path);
+            MLImage image = ImageFiles.Decode(Record.Path, maxPixels);
             if (image.Width == Record.Image.Width && image.Height == Record.Image.Height) return image;
             (int width, int height) = (image.Width, image.Height);
             image.Dispose();

@@ -8,4 +8,9 @@ public sealed record CocoInstancesOptions
     /// it and log it (through the MLContext's log) instead of throwing. Default false: a bad image is an error.
     /// </summary>
     public bool SkipInvalidRecords { get; init; }
+
+    /// <summary>The most pixels (width·height) an image may have, by the annotation file (checked when it is loaded by
+    /// path) and by its file's header (checked before it is decoded). Default <see cref="ReaderLimits.DefaultMaxPixels"/>
+    /// (8192·8192).</summary>
+    public long MaxPixels { get; init; } = ReaderLimits.DefaultMaxPixels;
 }

@@ -58,7 +58,7 @@ public static class DatasetCatalog
     /// <exception cref="DirectoryNotFoundException">The image folder is missing.</exception>
     /// <exception cref="Evaluation.CocoFormatException">The annotation file is not COCO; the message names the record and key.</exception>
     public static IDataView LoadCocoInstances(this DataOperationsCatalog catalog, string annotationFile, string imageFolder, CocoInstancesOptions? options = null) =>
-        LoadCocoInstances(catalog, Evaluation.CocoDataset.Load(annotationFile), imageFolder, options);
+        LoadCocoInstances(catalog, Evaluation.CocoDataset.Load(annotationFile, (options ?? new CocoInstancesOptions()).MaxPixels), imageFolder, options);
 
     /// <summary>COCO instances from a dataset already loaded (<see cref="Evaluation.CocoDataset.Load"/>), which then also
     /// serves as the ground truth of <see cref="Evaluation.CocoEvaluation"/>.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using SkiaSharp;
 
 namespace Crate.Transforms.Datasets;
 
@@ -12,10 +13,18 @@ internal static class ImageFiles
     /// <summary>Whether <paramref name="path"/> has an image extension.</summary>
     public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path));
 
-    /// <summary>Decodes the image at <paramref name="path"/>; a missing or undecodable file is an error naming it.</summary>
-    public static MLImage Decode(string path)
+    /// <summary>Decodes the image at <paramref name="path"/>; a missing or undecodable file, or one of more than
+    /// <paramref name="maxPixels"/> pixels by its header (checked before decoding), is an error naming it.</summary>
+    public static MLImage Decode(string path, long maxPixels)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"the image file '{path}' does not exist.", path);
+        using (SKCodec? codec = SKCodec.Create(path))
+        {
+            // No codec: the decode below names the problem as it always has.
+            if (codec is not null && (long)codec.Info.Width * codec.Info.Height > maxPixels)
+                throw new InvalidDataException($"the image file '{path}' is {codec.Info.Width}×{codec.Info.Height} = " +
+                    $"{(long)codec.Info.Width * codec.Info.Height} pixels, more than the reader's MaxPixels {maxPixels}.");
+        }
         MLImage image;
         try
         {
@@ -35,9 +44,9 @@ internal static class ImageFiles
 
     /// <summary>Decodes the image at <paramref name="path"/> and checks it has the size of its mask <paramref name="mask"/>,
     /// read from <paramref name="maskPath"/>.</summary>
-    public static MLImage DecodeMatching(string path, LabelMap mask, string maskPath)
+    public static MLImage DecodeMatching(string path, LabelMap mask, string maskPath, long maxPixels)
     {
-        MLImage image = Decode(path);
+        MLImage image = Decode(path, maxPixels);
         (int width, int height) = (image.Width, image.Height);
         if (width == mask.Width && height == mask.Height) return image;
         image.Dispose();

@@ -13,6 +13,10 @@ public sealed record ImageFolderOptions
 
     /// <summary>Skip images that cannot be decoded, counting and logging them, instead of throwing. Default false.</summary>
     public bool SkipInvalidRecords { get; init; }
+
+    /// <summary>The most pixels (width·height) an image may have, read from the file's header before it is
+    /// decoded; a larger one is an invalid record. Default <see cref="ReaderLimits.DefaultMaxPixels"/> (8192·8192).</summary>
+    public long MaxPixels { get; init; } = ReaderLimits.DefaultMaxPixels;
 }
 
 /// <summary>
@@ -51,7 +55,7 @@ internal static class ImageFolder
         [
             RecordColumn<ImageRecord>.Scalar("Name", TextDataViewType.Instance, r => r.Name.AsMemory()),
             RecordColumn<ImageRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
-            RecordColumn<ImageRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
+            RecordColumn<ImageRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath, options.MaxPixels)),
         ];
         return new RecordDataView<ImageRecord, ImageRecord>(environment, "Image folder reader", records, columns,
             r => r, r => r.Name, options.SkipInvalidRecords);

@@ -10,6 +10,10 @@ public sealed record ImageFolderClassificationOptions
 {
     /// <summary>Skip images that cannot be decoded, counting and logging them, instead of throwing. Default false.</summary>
     public bool SkipInvalidRecords { get; init; }
+
+    /// <summary>The most pixels (width·height) an image may have, read from the file's header before it is
+    /// decoded; a larger one is an invalid record. Default <see cref="ReaderLimits.DefaultMaxPixels"/> (8192·8192).</summary>
+    public long MaxPixels { get; init; } = ReaderLimits.DefaultMaxPixels;
 }
 
 /// <summary>
@@ -48,7 +52,7 @@ internal static class ImageFolderClassification
         RecordColumn<ClassRecord>[] columns =
         [
             RecordColumn<ClassRecord>.Scalar("Label", TextDataViewType.Instance, r => r.Label.AsMemory()),
-            RecordColumn<ClassRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath)),
+            RecordColumn<ClassRecord>.Scalar("Image", new ImageDataViewType(), r => ImageFiles.Decode(r.ImagePath, options.MaxPixels)),
             RecordColumn<ClassRecord>.Scalar("ImagePath", TextDataViewType.Instance, r => r.ImagePath.AsMemory()),
         ];
         return new RecordDataView<ClassRecord, ClassRecord>(environment, "Classification folder reader", records, columns,

@@ -29,6 +29,10 @@ public sealed record ImageFolderSegmentationOptions
     /// <summary>Skip records whose files are unreadable or mismatched, counting and logging them, instead of throwing.
     /// Default false.</summary>
     public bool SkipInvalidRecords { get; init; }
+
+    /// <summary>The most pixels (width·height) an image or a mask may have, read from the file's header before it is
+    /// decoded; a larger one is an invalid record. Default <see cref="ReaderLimits.DefaultMaxPixels"/> (8192·8192).</summary>
+    public long MaxPixels { get; init; } = ReaderLimits.DefaultMaxPixels;
 }
 
 /// <summary>
@@ -111,11 +115,11 @@ internal static class ImageFolderSegmentation
 
         public Lazy<LabelMap> Mask { get; }
 
-        public MLImage Image() => ImageFiles.DecodeMatching(Record.ImagePath, Mask.Value, Record.MaskPath);
+        public MLImage Image() => ImageFiles.DecodeMatching(Record.ImagePath, Mask.Value, Record.MaskPath, options.MaxPixels);
 
         private LabelMap ReadMask()
         {
-            LabelMap map = PngLabelMap.Read(Record.MaskPath);
+            LabelMap map = PngLabelMap.Read(Record.MaskPath, options.MaxPixels);
             byte[] values = map.Values;
             if (options.MaskEncoding == MaskEncoding.Binary)
                 for (int i = 0; i < values.Length; i++) values[i] = values[i] == 0 ? (byte)0 : (byte)1;

@@ -21,21 +21,33 @@ public static class PngLabelMap
 {
     private static readonly byte[] Signature = [137, 80, 78, 71, 13, 10, 26, 10];
 
+    /// <summary>Deflate's largest compression ratio (a run of one byte): 1032 to 1. A file whose header claims more
+    /// pixel bytes than its compressed data could hold is refused before anything of that size is allocated.</summary>
+    private const long MaxDeflateRatio = 1032;
+
     /// <summary>Reads the PNG file at <paramref name="path"/>.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="maxPixels">The most pixels (width·height) accepted, checked from the header before anything of
+    /// that size is allocated. Default <see cref="ReaderLimits.DefaultMaxPixels"/> (8192·8192).</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not a PNG this reader supports; the message says why.</exception>
-    public static LabelMap Read(string path)
+    /// <exception cref="InvalidDataException">The file is not a PNG this reader supports, or is larger than
+    /// <paramref name="maxPixels"/>; the message says why.</exception>
+    public static LabelMap Read(string path, long maxPixels = ReaderLimits.DefaultMaxPixels)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"The mask file '{path}' does not exist.", path);
         using FileStream stream = File.OpenRead(path);
-        return Read(stream, path);
+        return Read(stream, path, maxPixels);
     }
 
     /// <summary>Reads a PNG from <paramref name="stream"/>; <paramref name="source"/> names it in error messages.</summary>
-    public static LabelMap Read(Stream stream, string source)
+    /// <param name="stream">The PNG's bytes.</param>
+    /// <param name="source">What to call the file in messages.</param>
+    /// <param name="maxPixels">As for <see cref="Read(string, long)"/>.</param>
+    public static LabelMap Read(Stream stream, string source, long maxPixels = ReaderLimits.DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPixels, 1);
         Exception Bad(string problem) => new InvalidDataException($"'{source}' is not a readable label PNG: {problem}");
 
         Span<byte> signature = stackalloc byte[8];
@@ -43,36 +55,60 @@ public static class PngLabelMap
             throw Bad("it does not start with the PNG signature.");
 
         int width = 0, height = 0, bitDepth = 0;
+        long stride = 0, rawLength = 0;
         bool sawHeader = false, sawPalette = false, sawEnd = false;
         byte colourType = 0;
         var compressed = new MemoryStream();
         Span<byte> lengthAndType = stackalloc byte[8];
         Span<byte> crcBytes = stackalloc byte[4];
+        var piece = new byte[16384];
         while (!sawEnd)
         {
             if (stream.ReadAtLeast(lengthAndType, 8, throwOnEndOfStream: false) < 8)
                 throw Bad(sawHeader ? "the file ends before its IEND chunk (truncated)." : "the file ends before its IHDR chunk.");
             uint length = BinaryPrimitives.ReadUInt32BigEndian(lengthAndType);
             string type = Encoding.ASCII.GetString(lengthAndType[4..]);
+            // Sizes are checked before anything is read or allocated: a chunk cannot be longer than what is left of the
+            // file, IHDR is 13 bytes, a palette at most 256 entries, and the image data at most what the pixels need
+            // stored uncompressed (deflate's stored blocks add 5 bytes per 65535) plus a margin.
             if (length > int.MaxValue) throw Bad($"chunk '{type}' claims {length} bytes.");
-            var data = new byte[length];
-            if (stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false) < data.Length
-                || stream.ReadAtLeast(crcBytes, 4, throwOnEndOfStream: false) < 4)
-                throw Bad($"the file ends inside chunk '{type}' (truncated).");
-            uint crc = ~Crc32.Update(Crc32.Update(Crc32.Initial, lengthAndType[4..]), data);
-            if (crc != BinaryPrimitives.ReadUInt32BigEndian(crcBytes)) throw Bad($"chunk '{type}' fails its CRC check (the file is corrupt).");
+            if (stream.CanSeek && length + 4L > stream.Length - stream.Position)
+                throw Bad($"chunk '{type}' claims {length} bytes, but only {Math.Max(0, stream.Length - stream.Position - 4)} follow (truncated or corrupt).");
             if (!sawHeader && type != "IHDR") throw Bad($"the first chunk is '{type}', not IHDR.");
+            if (type == "IHDR" && length != 13) throw Bad($"its IHDR chunk has {length} bytes instead of 13.");
+            if (type == "PLTE" && length > 3 * 256) throw Bad($"its PLTE chunk has {length} bytes; a palette has at most 256 entries of 3.");
+            if (type == "IDAT" && compressed.Length + length > rawLength + rawLength / 8192 + 4096)
+                throw Bad($"its image data is over {compressed.Length + length} bytes, more than {width}×{height} pixels at {bitDepth} bits need even uncompressed.");
+            bool keep = type is "IHDR" or "IDAT";
+            long start = compressed.Length;
+            uint crc = Crc32.Update(Crc32.Initial, lengthAndType[4..]);
+            for (int left = (int)length; left > 0;)
+            {
+                int n = stream.ReadAtLeast(piece.AsSpan(0, Math.Min(left, piece.Length)), Math.Min(left, piece.Length), throwOnEndOfStream: false);
+                if (n == 0) throw Bad($"the file ends inside chunk '{type}' (truncated).");
+                crc = Crc32.Update(crc, piece.AsSpan(0, n));
+                if (keep) compressed.Write(piece, 0, n);
+                left -= n;
+            }
+            if (stream.ReadAtLeast(crcBytes, 4, throwOnEndOfStream: false) < 4) throw Bad($"the file ends inside chunk '{type}' (truncated).");
+            if (~crc != BinaryPrimitives.ReadUInt32BigEndian(crcBytes)) throw Bad($"chunk '{type}' fails its CRC check (the file is corrupt).");
             switch (type)
             {
                 case "IHDR":
                     if (sawHeader) throw Bad("it has two IHDR chunks.");
-                    if (data.Length != 13) throw Bad($"its IHDR chunk has {data.Length} bytes instead of 13.");
+                    // The header went into the image-data buffer (empty until now) only to be read here.
+                    byte[] data = compressed.ToArray();
+                    compressed.SetLength(0);
                     sawHeader = true;
-                    width = checked((int)BinaryPrimitives.ReadUInt32BigEndian(data));
-                    height = checked((int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4)));
+                    uint claimedWidth = BinaryPrimitives.ReadUInt32BigEndian(data), claimedHeight = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4));
+                    if (claimedWidth is 0 or > int.MaxValue || claimedHeight is 0 or > int.MaxValue) throw Bad($"its size is {claimedWidth}×{claimedHeight}.");
+                    (width, height) = ((int)claimedWidth, (int)claimedHeight);
+                    long pixels = (long)width * height;
+                    if (pixels > maxPixels)
+                        throw Bad($"it is {width}×{height} = {pixels} pixels, more than the {maxPixels} accepted (the reader's maxPixels, default {ReaderLimits.DefaultMaxPixels}).");
+                    if (pixels > Array.MaxLength) throw Bad($"it is {width}×{height} = {pixels} pixels, more than one array holds.");
                     bitDepth = data[8];
                     colourType = data[9];
-                    if (width <= 0 || height <= 0) throw Bad($"its size is {width}×{height}.");
                     if (colourType is not (0 or 3))
                         throw Bad($"colour type {colourType} ({ColourTypeName(colourType)}) is not supported; label masks must be palette-indexed " +
                             "(colour type 3) or grayscale (colour type 0), so that each pixel stores its class or instance id.");
@@ -80,15 +116,16 @@ public static class PngLabelMap
                         throw Bad($"bit depth {bitDepth} is not supported for {ColourTypeName(colourType)} label masks (1, 2, 4 or 8 are).");
                     if (data[10] != 0 || data[11] != 0) throw Bad($"compression method {data[10]} / filter method {data[11]} is not PNG's 0 / 0.");
                     if (data[12] != 0) throw Bad("it is interlaced (Adam7), which this reader does not support; save the mask without interlacing.");
+                    stride = checked(((long)width * bitDepth + 7) / 8);
+                    rawLength = checked(height * (stride + 1));
                     break;
                 case "PLTE":
                     sawPalette = true;
                     break;
-                case "IDAT":
-                    compressed.Write(data);
-                    break;
                 case "IEND":
                     sawEnd = true;
+                    break;
+                case "IDAT":
                     break;
                 default:
                     // Ancillary chunks (lower-case first letter: gAMA, tRNS, tEXt, ...) do not change the stored values.
@@ -98,35 +135,32 @@ public static class PngLabelMap
         }
         if (colourType == 3 && !sawPalette) throw Bad("it is palette-indexed but has no PLTE chunk.");
         if (compressed.Length == 0) throw Bad("it has no IDAT chunk.");
+        if (rawLength > compressed.Length * MaxDeflateRatio + 1024)
+            throw Bad($"its {width}×{height} pixels need {rawLength} bytes, more than its {compressed.Length} compressed bytes can hold (truncated or forged).");
 
-        long stride = ((long)width * bitDepth + 7) / 8;
-        long expected = height * (stride + 1);
-        if (expected > int.MaxValue) throw Bad($"its size {width}×{height} is too large.");
-        var raw = new byte[expected];
-        compressed.Position = 0;
-        int inflated;
-        try
-        {
-            using var zlib = new ZLibStream(compressed, CompressionMode.Decompress);
-            inflated = zlib.ReadAtLeast(raw, raw.Length, throwOnEndOfStream: false);
-        }
-        catch (InvalidDataException e)
-        {
-            throw Bad($"its compressed image data is corrupt ({e.Message}).");
-        }
-        if (inflated < raw.Length) throw Bad($"its image data holds {inflated} bytes where {width}×{height} at {bitDepth} bits needs {raw.Length} (truncated).");
-
-        var values = new byte[(long)width * height];
+        // Inflated one row at a time: the values are the only buffer of the image's size.
+        var values = new byte[checked((long)width * height)];
         var previous = new byte[stride];
-        var current = new byte[stride];
+        var current = new byte[stride + 1];
+        compressed.Position = 0;
+        using var zlib = new ZLibStream(compressed, CompressionMode.Decompress);
         for (int row = 0; row < height; row++)
         {
-            int offset = checked((int)(row * (stride + 1)));
-            byte filter = raw[offset];
-            raw.AsSpan(offset + 1, (int)stride).CopyTo(current);
-            Unfilter(filter, current, previous, row, Bad);
-            Unpack(current, bitDepth, values.AsSpan(row * width, width));
-            (previous, current) = (current, previous);
+            int inflated;
+            try
+            {
+                inflated = zlib.ReadAtLeast(current, current.Length, throwOnEndOfStream: false);
+            }
+            catch (InvalidDataException e)
+            {
+                throw Bad($"its compressed image data is corrupt ({e.Message}).");
+            }
+            if (inflated < current.Length)
+                throw Bad($"its image data ends in row {row} of {height} ({width}×{height} at {bitDepth} bits needs {rawLength} bytes; truncated).");
+            Span<byte> line = current.AsSpan(1);
+            Unfilter(current[0], line, previous, row, Bad);
+            Unpack(line, bitDepth, values.AsSpan(checked(row * width), width));
+            line.CopyTo(previous);
         }
         return new LabelMap(height, width, values);
     }

@@ -13,6 +13,10 @@ public sealed record VocSegmentationOptions
     /// count it and log it (through the MLContext's log) instead of throwing. Default false: a bad record is an error.
     /// </summary>
     public bool SkipInvalidRecords { get; init; }
+
+    /// <summary>The most pixels (width·height) an image or a mask may have, read from the file's header before it is
+    /// decoded; a larger one is an invalid record. Default <see cref="ReaderLimits.DefaultMaxPixels"/> (8192·8192).</summary>
+    public long MaxPixels { get; init; } = ReaderLimits.DefaultMaxPixels;
 }
 
 /// <summary>
@@ -118,7 +122,7 @@ public static class VocSegmentation
             RecordColumn<VocRow>.Vector("InstanceClasses", new VectorDataViewType(NumberDataViewType.Int32), row => row.Instances.Value.Classes),
             RecordColumn<VocRow>.Vector("InstanceBoxes", new VectorDataViewType(NumberDataViewType.Single), row => row.Instances.Value.Boxes),
         ];
-        return new RecordDataView<VocRecord, VocRow>(environment, "VOC reader", records, columns, r => new VocRow(r),
+        return new RecordDataView<VocRecord, VocRow>(environment, "VOC reader", records, columns, r => new VocRow(r, options.MaxPixels),
             r => r.Name, options.SkipInvalidRecords);
     }
 
@@ -136,9 +140,12 @@ public static class VocSegmentation
 
     private sealed class VocRow
     {
-        public VocRow(VocRecord record)
+        private readonly long maxPixels;
+
+        public VocRow(VocRecord record, long maxPixels)
         {
             Record = record;
+            this.maxPixels = maxPixels;
             Classes = new Lazy<LabelMap>(ReadClasses);
             Instances = new Lazy<VocInstances>(ReadInstances);
         }
@@ -149,11 +156,11 @@ public static class VocSegmentation
 
         public Lazy<VocInstances> Instances { get; }
 
-        public MLImage Image() => ImageFiles.DecodeMatching(Record.ImagePath, Classes.Value, Record.ClassPath);
+        public MLImage Image() => ImageFiles.DecodeMatching(Record.ImagePath, Classes.Value, Record.ClassPath, maxPixels);
 
         private LabelMap ReadClasses()
         {
-            LabelMap map = PngLabelMap.Read(Record.ClassPath);
+            LabelMap map = PngLabelMap.Read(Record.ClassPath, maxPixels);
             for (int i = 0; i < map.Values.Length; i++)
             {
                 byte value = map.Values[i];
@@ -166,12 +173,16 @@ public static class VocSegmentation
 
         private VocInstances ReadInstances()
         {
-            LabelMap classes = Classes.Value, objects = PngLabelMap.Read(Record.ObjectPath);
+            LabelMap classes = Classes.Value, objects = PngLabelMap.Read(Record.ObjectPath, maxPixels);
             if (objects.Width != classes.Width || objects.Height != classes.Height)
                 throw new InvalidDataException($"the object mask '{Record.ObjectPath}' is {objects.Width}×{objects.Height} but the class mask '{Record.ClassPath}' is {classes.Width}×{classes.Height}.");
             int width = objects.Width, plane = objects.Values.Length;
             int[] ids = objects.Values.Where(v => v != 0 && v != VoidLabel).Distinct().Order().Select(v => (int)v).ToArray();
-            var masks = new bool[ids.Length * plane];
+            long cells = (long)ids.Length * plane;
+            if (cells > Array.MaxLength)
+                throw new InvalidDataException($"the object mask '{Record.ObjectPath}' has {ids.Length} objects of {objects.Width}×{objects.Height} pixels: " +
+                    $"{cells} mask cells, more than one array holds.");
+            var masks = new bool[cells];
             var classIds = new int[ids.Length];
             var boxes = new float[ids.Length * 4];
             for (int k = 0; k < ids.Length; k++)

@@ -88,16 +88,24 @@ public sealed class CocoDataset
     /// name and supercategory optional) and "annotations" (id, image_id, category_id, bbox, area, iscrowd;
     /// segmentation optional until masks are needed: polygons, or RLE with counts compressed or not).
     /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="maxImagePixels">The most pixels (width·height) an image may declare, so that its masks (drawn at
+    /// its size) stay bounded. Default <see cref="Datasets.ReaderLimits.DefaultMaxPixels"/> (8192·8192).</param>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="CocoFormatException">Not JSON, or not COCO: the message names the record and the key.</exception>
-    public static CocoDataset Load(string path)
+    /// <exception cref="CocoFormatException">Not JSON, or not COCO, or an image larger than <paramref name="maxImagePixels"/>:
+    /// the message names the record and the key.</exception>
+    public static CocoDataset Load(string path, long maxImagePixels = Datasets.ReaderLimits.DefaultMaxPixels)
     {
         using JsonDocument document = CocoJsonRecord.ParseFile(path);
         JsonElement root = document.RootElement;
         var images = new List<CocoImage>();
         foreach ((CocoJsonRecord record, long id) in CocoJsonRecord.IdentifiedRecords(root, path, "images"))
-            images.Add(new CocoImage(id, record.RequiredPositiveInt("width"), record.RequiredPositiveInt("height"),
-                record.OptionalString("file_name") ?? ""));
+        {
+            var image = new CocoImage(id, record.RequiredPositiveInt("width"), record.RequiredPositiveInt("height"), record.OptionalString("file_name") ?? "");
+            if ((long)image.Width * image.Height > maxImagePixels)
+                throw record.Error($"size {image.Width}×{image.Height} is more than the {maxImagePixels} pixels accepted (Load's maxImagePixels).");
+            images.Add(image);
+        }
         var categories = new List<CocoCategory>();
         foreach ((CocoJsonRecord record, long id) in CocoJsonRecord.IdentifiedRecords(root, path, "categories"))
             categories.Add(new CocoCategory(id, record.OptionalString("name") ?? "", record.OptionalString("supercategory")));

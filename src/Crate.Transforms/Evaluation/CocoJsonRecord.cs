@@ -12,14 +12,55 @@ internal readonly struct CocoJsonRecord(JsonElement element, string? file, strin
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"COCO file '{path}' does not exist.", path);
+        // Parsed from the file's bytes in place (a stream would be copied into a buffer of the same size anyway).
+        byte[] bytes = File.ReadAllBytes(path);
+        // A UTF-8 byte-order mark is skipped, as JsonDocument.Parse(Stream) skips it.
+        ReadOnlyMemory<byte> json = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsMemory(3) : bytes;
+        // The parser checks the structure, not the text of strings, which reading them later refuses.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span)) throw new CocoFormatException(path, null, "not valid JSON (not UTF-8 text).");
+        JsonDocument document;
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 16 });
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
             throw new CocoFormatException(path, null, $"not valid JSON ({e.Message})", e);
+        }
+        // Nor does it check an escape of half a UTF-16 surrogate pair ("\ud800"), which reading that name or string later
+        // refuses with an InvalidOperationException; a file that has such escapes is checked whole, here.
+        if (bytes.AsSpan().IndexOf("\\ud"u8) >= 0 || bytes.AsSpan().IndexOf("\\uD"u8) >= 0)
+        {
+            try
+            {
+                CheckText(document.RootElement);
+            }
+            catch (InvalidOperationException e)
+            {
+                document.Dispose();
+                throw new CocoFormatException(path, null, $"not valid JSON text ({e.Message})", e);
+            }
+        }
+        return document;
+    }
+
+    private static void CheckText(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                element.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (JsonElement item in element.EnumerateArray()) CheckText(item);
+                break;
+            case JsonValueKind.Object:
+                foreach (JsonProperty property in element.EnumerateObject())
+                {
+                    _ = property.Name;
+                    CheckText(property.Value);
+                }
+                break;
         }
     }
 

@@ -194,7 +194,16 @@ public static class CratePipelineFile
     private static ITransformer LoadCratePart(MLContext context, CratePipelineReader reader, Part part, string path)
     {
         // Only Crate.MLNet's own persistable types are ever instantiated: the name comes from the file.
-        Type? type = part.Type is null ? null : Type.GetType(part.Type, throwOnError: false);
+        Type? type;
+        try
+        {
+            type = part.Type is null ? null : Type.GetType(part.Type, throwOnError: false);
+        }
+        catch (Exception e) when (e is ArgumentException or FileLoadException or BadImageFormatException or TypeLoadException)
+        {
+            // throwOnError: false covers a name that is not found, not one that cannot be parsed or loaded.
+            type = null;
+        }
         if (type is null || !typeof(ICratePersistable).IsAssignableFrom(type))
             throw new InvalidDataException($"{path}: part '{part.Entry}' names type '{part.Type}', which is not a loadable Crate.MLNet transformer.");
         MethodInfo load = type.GetMethod(nameof(ICratePersistable.LoadFrom), BindingFlags.Public | BindingFlags.Static,
