@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Crate.Trainers;
+using Crate.Trainers.Tests;
 using Crate.Transforms;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
@@ -23,14 +24,6 @@ internal static class CudaCheck
 {
     private const int Side = 32, Classes = 3;
 
-    private sealed class Row
-    {
-        [VectorType(3, Side, Side)]
-        public float[] Image { get; set; } = [];
-
-        public string Label { get; set; } = "";
-    }
-
     public static int Run(ComputeDevice requested)
     {
         Device device = ComputeDeviceSelector.Resolve(requested, out string reason);
@@ -53,7 +46,9 @@ internal static class CudaCheck
         var context = new MLContext(seed: 1);
         var log = new List<string>();
         context.Log += (_, e) => { lock (log) log.Add(e.Message); };
-        IDataView train = Keyed(context, Rows(96, seed: 1)), test = Keyed(context, Rows(24, seed: 2));
+        // The trainer tests' textured images (TinyImages, linked into this project), at 32×32.
+        IDataView train = TinyImages.Keyed(context, TinyImages.Rows(96, seed: 1, Side, Side), Side, Side);
+        IDataView test = TinyImages.Keyed(context, TinyImages.Rows(24, seed: 2, Side, Side), Side, Side);
         int failures = 0;
         void Report(string check, bool ok, string measured)
         {
@@ -218,30 +213,4 @@ internal static class CudaCheck
 
     private static double Fraction(double[] a, double[] b) =>
         a.Length != b.Length || a.Length == 0 ? 0 : a.Zip(b).Count(p => p.First == p.Second) / (double)a.Length;
-
-    /// <summary>Labelled images whose classes differ in where a checkerboard texture is (left, right, top half).</summary>
-    private static Row[] Rows(int count, int seed)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, count).Select(i =>
-        {
-            int label = i % Classes;
-            var pixels = new float[3 * Side * Side];
-            for (int c = 0; c < 3; c++)
-                for (int y = 0; y < Side; y++)
-                    for (int x = 0; x < Side; x++)
-                    {
-                        bool textured = label switch { 0 => x < Side / 2, 1 => x >= Side / 2, _ => y < Side / 2 };
-                        float value = textured ? ((x + y) % 2 == 0 ? 0.85f : 0.15f) : 0.5f;
-                        pixels[(c * Side + y) * Side + x] = Math.Clamp(value + (float)(random.NextDouble() - 0.5) * 0.2f, 0, 1);
-                    }
-            return new Row { Image = pixels, Label = label.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        }).ToArray();
-    }
-
-    private static IDataView Keyed(MLContext context, Row[] rows)
-    {
-        IDataView data = context.Data.LoadFromEnumerable(rows);
-        return context.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
-    }
 }
