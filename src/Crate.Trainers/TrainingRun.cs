@@ -156,9 +156,10 @@ internal sealed class TrainingRun : IDisposable
                     Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
                     loss.backward();
                     mixedPrecision?.PushGradients();
-                    if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm);
+                    if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm)?.Dispose(); // the norm is not read: no host sync
                     optimizer.Step();
-                    // Accumulated on the device: the step never waits for the GPU; a report reads the sums once.
+                    // Summed on the device: nothing in the step reads a value back to the host (.item()); a report reads
+                    // the sums once. On a GPU the one wait left is libtorch's own, copying the batch from pageable memory.
                     window.Add(loss, logits.argmax(-1).eq(labels).sum(), count);
                 }
                 step++;
