@@ -68,6 +68,15 @@ public sealed class NetworkPlacementTests
         using CrateAttentionTransformer again = context.Transforms.CrateAttention(source, Attention(classifier, ComputePrecision.Float64)).Fit(data);
         Assert.AreNotSame(float64Copy, again.Model);
         Assert.AreEqual(before + 1, NetworkLease.PlacedCopies);
+
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            // The case the rule is for: a classifier trained on the CPU, and two read-outs on the GPU.
+            using var onGpu = context.Transforms.CrateAttention(source, Attention(classifier, ComputePrecision.Float32) with { Device = ComputeDevice.Cuda }).Fit(data);
+            using var maskCutOnGpu = context.Transforms.CrateMaskCut(source, MaskCut(classifier, ComputePrecision.Float32) with { Device = ComputeDevice.Cuda }).Fit(data);
+            Assert.AreSame(onGpu.Model, maskCutOnGpu.Model, "one copy on the GPU");
+            Assert.AreEqual(TorchSharp.DeviceType.CUDA, onGpu.Model.Device.type);
+        }
     }
 
     [TestMethod]
