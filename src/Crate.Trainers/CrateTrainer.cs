@@ -90,12 +90,13 @@ public sealed class CrateTrainer : ITrainerEstimator<CrateClassifierTransformer,
         Log(channel, $"Device {device}: {reason}");
 
         CrateModel model = CreateModel(classCount, channel).to(device);
-        var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Log(channel, msg))
-        {
-            CheckAlive = () => MLNetInternals.CheckAlive(host),
-        };
         try
         {
+            // The run frees its optimizer state, bfloat16 copy and best weights however it ends.
+            using var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Info(channel, msg))
+            {
+                CheckAlive = () => MLNetInternals.CheckAlive(host),
+            };
             run.Train(input);
         }
         catch
@@ -181,7 +182,12 @@ public sealed class CrateTrainer : ITrainerEstimator<CrateClassifierTransformer,
             foreach ((string name, Tensor target) in model.state_dict())
             {
                 if (name == "pos_embedding")
-                    target.copy_(PositionalEmbedding.Resize(source[name], found.GridHeight, found.GridWidth, wanted.GridHeight, wanted.GridWidth));
+                {
+                    // Resize returns its input when the grid is unchanged: only a new tensor is freed here.
+                    Tensor resized = PositionalEmbedding.Resize(source[name], found.GridHeight, found.GridWidth, wanted.GridHeight, wanted.GridWidth);
+                    target.copy_(resized);
+                    if (!ReferenceEquals(resized, source[name])) resized.Dispose();
+                }
                 else if (!(IsHead(name) && found.ClassCount != classCount))
                     target.copy_(source[name]);
             }

@@ -165,7 +165,8 @@ public sealed class CrateTrainerOptions
     public double? GradientClipNorm { get; set; }
 
     /// <summary>Mixed precision on CUDA: bfloat16 forward and backward with float32 master weights (see
-    /// MixedPrecisionCopy); ignored on the CPU. Default true.</summary>
+    /// MixedPrecisionCopy), on GPUs of compute capability 8.0 (Ampere) or later; older GPUs train in float32, and the
+    /// log says why. Ignored on the CPU. Default true.</summary>
     public bool MixedPrecision { get; set; } = true;
 
     /// <summary>Runs the mixed-precision path on the CPU too, so tests on machines without a GPU exercise it.</summary>

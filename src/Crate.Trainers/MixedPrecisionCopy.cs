@@ -32,6 +32,8 @@ internal sealed class MixedPrecisionCopy : IDisposable
     /// <summary>Casts the master weights into the copy and clears its gradients.</summary>
     public void PullWeights()
     {
+        // Every read of .grad is a new handle on the gradient; the scope closes them.
+        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         foreach ((Parameter m, Parameter c) in pairs)
         {
@@ -40,11 +42,22 @@ internal sealed class MixedPrecisionCopy : IDisposable
         }
     }
 
-    /// <summary>Casts the copy's gradients onto the master weights (float32), replacing theirs.</summary>
+    /// <summary>
+    /// Casts the copy's gradients onto the master weights (float32): into the masters' gradients where they exist,
+    /// so no new float32 gradient is allocated after the first step, else as their new gradients.
+    /// </summary>
     public void PushGradients()
     {
+        // The scope closes the handles that .grad reads return and the first step's casts: a gradient set on a
+        // parameter is held by libtorch itself, not by the handle it was set from.
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         foreach ((Parameter m, Parameter c) in pairs)
-            m.grad = c.grad?.to(m.dtype).DetachFromDisposeScope();
+        {
+            if (c.grad is not Tensor computed) continue;
+            if (m.grad is Tensor master) master.copy_(computed);
+            else m.grad = computed.to(m.dtype);
+        }
     }
 
     public void Dispose() => Compute.Dispose();

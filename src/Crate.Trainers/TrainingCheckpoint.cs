@@ -57,16 +57,18 @@ internal sealed class TrainingCheckpoint
         SafeTensorsFile.Write(path, tensors, metadata);
     }
 
-    /// <summary>Reads a checkpoint; the tensors come back split into model, optimizer and best-weights parts.</summary>
+    /// <summary>
+    /// Reads a checkpoint; the tensors come back split into model, optimizer and best-weights parts, which the caller
+    /// disposes. Tensors under no known prefix, and every tensor when the file is refused, are disposed here.
+    /// </summary>
     public static (TrainingCheckpoint State, Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer, Dictionary<string, Tensor>? Best)
         Read(string path)
     {
         (Dictionary<string, Tensor> tensors, Dictionary<string, string> metadata) = SafeTensorsFile.Read(path);
+        using var scope = NewDisposeScope();
+        foreach (Tensor t in tensors.Values) t.MoveToOtherDisposeScope(scope);
         if (!metadata.TryGetValue("format", out string? format) || format != CrateNetworkFile.TrainingCheckpointFormat)
             throw new InvalidDataException($"'{path}' is not a Crate.MLNet training checkpoint.");
-        static Dictionary<string, Tensor> Part(Dictionary<string, Tensor> all, string prefix) =>
-            all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        Dictionary<string, Tensor> best = Part(tensors, BestPrefix);
         var state = new TrainingCheckpoint
         {
             CompletedEpochs = int.Parse(metadata["completed_epochs"], CultureInfo.InvariantCulture),
@@ -76,6 +78,11 @@ internal sealed class TrainingCheckpoint
             BestAccuracy = metadata.TryGetValue("best_accuracy", out string? b) ? double.Parse(b, CultureInfo.InvariantCulture) : null,
             Architecture = CrateArchitecture.FromJson(metadata["architecture"]),
         };
-        return (state, Part(tensors, ModelPrefix), Part(tensors, OptimizerPrefix), best.Count > 0 ? best : null);
+        // What the caller takes leaves the scope; the rest is disposed with it.
+        Dictionary<string, Tensor> Part(string prefix) =>
+            tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value.DetachFromDisposeScope());
+        Dictionary<string, Tensor> model = Part(ModelPrefix), optimizer = Part(OptimizerPrefix), best = Part(BestPrefix);
+        return (state, model, optimizer, best.Count > 0 ? best : null);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Crate.Trainers.Augmentation;
 using Crate.Trainers.Optimization;
+using Crate.Transforms;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Microsoft.ML;
@@ -14,9 +15,11 @@ namespace Crate.Trainers;
 /// One training run: epochs of shuffled, augmented batches through the network with the chosen optimizer and
 /// schedule, validation and early stopping, progress reports, checkpoints, resumption and cancellation.
 /// Everything random is derived from (seed, epoch, row), so a resumed run on the CPU ends with the same weights
-/// as an uninterrupted one.
+/// as an uninterrupted one. The run owns what it allocates beside the network (optimizer state, the bfloat16
+/// copy, the best weights, the tensors read back on resume and written at each checkpoint) and frees it on every
+/// exit: the end, a cancellation, an exception, and <see cref="Dispose"/>.
 /// </summary>
-internal sealed class TrainingRun
+internal sealed class TrainingRun : IDisposable
 {
     private readonly CrateTrainerOptions options;
     private readonly CrateModel model;
@@ -32,6 +35,7 @@ internal sealed class TrainingRun
     private readonly Parameter[] trained;
     private readonly int stepsPerEpoch;
     private readonly MixedPrecisionCopy? mixedPrecision;
+    private Dictionary<string, Tensor>? bestWeights;
 
     /// <summary>Called before every training and validation step: the trainer's check of ML.NET's cancellation
     /// (<c>MLContext.CancelExecution</c>), which throws to stop the run.</summary>
@@ -68,9 +72,33 @@ internal sealed class TrainingRun
         stepsPerEpoch = (int)((rows + options.BatchSize - 1) / options.BatchSize);
         if (options.MixedPrecision && (device.type == DeviceType.CUDA || options.MixedPrecisionOnCpu))
         {
-            mixedPrecision = new MixedPrecisionCopy(model, device);
-            log("Mixed precision: bfloat16 forward and backward, float32 master weights.");
+            if (device.type == DeviceType.CUDA && !CudaDriver.SupportsBFloat16(device, out string why))
+            {
+                log($"Mixed precision off: {why} Training in float32.");
+            }
+            else
+            {
+                try
+                {
+                    mixedPrecision = new MixedPrecisionCopy(model, device);
+                }
+                catch
+                {
+                    optimizer.Dispose();
+                    throw;
+                }
+                log("Mixed precision: bfloat16 forward and backward, float32 master weights.");
+            }
         }
+    }
+
+    /// <summary>Frees the optimizer state, the bfloat16 copy and any best weights not yet copied back.</summary>
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        mixedPrecision?.Dispose();
+        DisposeAll(bestWeights);
+        bestWeights = null;
     }
 
     public void Train(IDataView data)
@@ -79,17 +107,26 @@ internal sealed class TrainingRun
         long step = 0;
         double? bestAccuracy = null;
         int sinceBest = 0;
-        Dictionary<string, Tensor>? bestWeights = null;
         if (options.ResumeFrom is string resume)
         {
             var (state, weights, optimizerState, best) = TrainingCheckpoint.Read(resume);
-            if (state.Architecture != model.Architecture)
-                throw new InvalidDataException($"The checkpoint '{resume}' holds a network of another architecture than the options describe.");
-            using (no_grad())
-                foreach ((string name, Tensor target) in model.state_dict()) target.copy_(weights[name]);
-            optimizer.LoadStateDict(optimizerState);
-            (firstEpoch, skipSteps, step, bestAccuracy, sinceBest, bestWeights) =
-                (state.CompletedEpochs, state.StepsIntoEpoch, state.GlobalStep, state.BestAccuracy, state.EpochsSinceBest, best);
+            // The weights and optimizer state are copied into the run's own tensors; the best weights become the run's.
+            bestWeights = best;
+            try
+            {
+                if (state.Architecture != model.Architecture)
+                    throw new InvalidDataException($"The checkpoint '{resume}' holds a network of another architecture than the options describe.");
+                using (no_grad())
+                    foreach ((string name, Tensor target) in model.state_dict()) target.copy_(weights[name]);
+                optimizer.LoadStateDict(optimizerState);
+            }
+            finally
+            {
+                DisposeAll(weights);
+                DisposeAll(optimizerState);
+            }
+            (firstEpoch, skipSteps, step, bestAccuracy, sinceBest) =
+                (state.CompletedEpochs, state.StepsIntoEpoch, state.GlobalStep, state.BestAccuracy, state.EpochsSinceBest);
             log($"Resumed from '{resume}' at epoch {firstEpoch + 1}, step {step}.");
         }
 
@@ -104,7 +141,7 @@ internal sealed class TrainingRun
             int currentEpoch = epoch;
             Func<ImageBatch, ImageBatch>? augment = augmenter is null ? null
                 : batch => batch with { Images = Replace(batch.Images, augmenter.Apply(batch.Images, currentEpoch, batch.FirstRow)) };
-            var window = new Window();
+            using var window = new Window(device);
             int stepInEpoch = skipSteps;
             foreach (ImageBatch batch in stream.Read(data, order, options.BatchSize, skipSteps, augment, CancellationToken.None))
             {
@@ -124,9 +161,11 @@ internal sealed class TrainingRun
                     Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
                     loss.backward();
                     mixedPrecision?.PushGradients();
-                    if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm);
+                    if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm)?.Dispose(); // the norm is not read: no host sync
                     optimizer.Step();
-                    window.Add(loss.item<float>(), logits.argmax(-1).eq(labels).sum().item<long>(), count);
+                    // Summed on the device: nothing in the step reads a value back to the host (.item()); a report reads
+                    // the sums once. On a GPU the one wait left is libtorch's own, copying the batch from pageable memory.
+                    window.Add(loss, logits.argmax(-1).eq(labels).sum(), count);
                 }
                 step++;
                 stepInEpoch++;
@@ -135,7 +174,7 @@ internal sealed class TrainingRun
                     Report(epoch, step, window, null, clock, imagesSeen, isEpochEnd: false);
                 if (options.Cancellation.IsCancellationRequested)
                 {
-                    SaveCheckpoint($"cancelled-step-{step:D7}.safetensors", epoch, stepInEpoch, step, bestAccuracy, sinceBest, bestWeights);
+                    SaveCheckpoint($"cancelled-step-{step:D7}.safetensors", epoch, stepInEpoch, step, bestAccuracy, sinceBest);
                     log($"Cancelled after step {step}.");
                     return;
                 }
@@ -151,7 +190,8 @@ internal sealed class TrainingRun
                     bestAccuracy = current;
                     sinceBest = 0;
                     DisposeAll(bestWeights);
-                    bestWeights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                    using (no_grad())
+                        bestWeights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
                 }
                 else if (++sinceBest >= options.EarlyStoppingPatience)
                 {
@@ -160,19 +200,19 @@ internal sealed class TrainingRun
             }
             Report(epoch, step, window, accuracy, clock, imagesSeen, isEpochEnd: true);
             if ((epoch + 1) % options.CheckpointEveryEpochs == 0 || epoch + 1 == options.Epochs || stop)
-                SaveCheckpoint(CrateTrainingCheckpoint.EpochFileName(epoch + 1), epoch + 1, 0, step, bestAccuracy, sinceBest, bestWeights);
+                SaveCheckpoint(CrateTrainingCheckpoint.EpochFileName(epoch + 1), epoch + 1, 0, step, bestAccuracy, sinceBest);
             if (stop)
             {
                 log($"Early stop after epoch {epoch + 1}: no better validation accuracy for {sinceBest} epochs (best {bestAccuracy:P2}).");
                 break;
             }
         }
-        mixedPrecision?.Dispose();
         if (bestWeights is not null)
         {
             using (no_grad())
                 foreach ((string name, Tensor target) in model.state_dict()) target.copy_(bestWeights[name]);
             DisposeAll(bestWeights);
+            bestWeights = null;
         }
     }
 
@@ -214,16 +254,23 @@ internal sealed class TrainingRun
         window.Restart();
     }
 
-    private void SaveCheckpoint(string fileName, int completedEpochs, int stepsIntoEpoch, long step, double? best, int sinceBest,
-        Dictionary<string, Tensor>? bestWeights)
+    private void SaveCheckpoint(string fileName, int completedEpochs, int stepsIntoEpoch, long step, double? best, int sinceBest)
     {
         if (options.CheckpointDirectory is not string directory) return;
         string path = Path.Combine(directory, fileName);
-        TrainingCheckpoint.Write(path, model, optimizer.StateDict(), bestWeights, new TrainingCheckpoint
+        Dictionary<string, Tensor> optimizerState = optimizer.StateDict();
+        try
         {
-            CompletedEpochs = completedEpochs, StepsIntoEpoch = stepsIntoEpoch, GlobalStep = step, BestAccuracy = best,
-            EpochsSinceBest = sinceBest, Architecture = model.Architecture,
-        });
+            TrainingCheckpoint.Write(path, model, optimizerState, bestWeights, new TrainingCheckpoint
+            {
+                CompletedEpochs = completedEpochs, StepsIntoEpoch = stepsIntoEpoch, GlobalStep = step, BestAccuracy = best,
+                EpochsSinceBest = sinceBest, Architecture = model.Architecture,
+            });
+        }
+        finally
+        {
+            DisposeAll(optimizerState);
+        }
         log($"Checkpoint written: {path}");
     }
 
@@ -239,23 +286,31 @@ internal sealed class TrainingRun
         foreach (Tensor t in tensors.Values) t.Dispose();
     }
 
-    /// <summary>Running loss, accuracy and speed since the last report.</summary>
-    private sealed class Window
+    /// <summary>
+    /// Running loss, accuracy and speed since the last report. The loss and the count of right answers are summed
+    /// in tensors on the training device, so a step adds to them without waiting for the GPU; the mean loss and the
+    /// accuracy read them back, once per report.
+    /// </summary>
+    private sealed class Window(Device device) : IDisposable
     {
-        private double lossSum;
-        private long correct, images, steps;
+        private readonly Tensor lossSum = zeros(1, ScalarType.Float64, device).DetachFromDisposeScope();
+        private readonly Tensor correct = zeros(1, ScalarType.Int64, device).DetachFromDisposeScope();
+        private long images, steps;
         private Stopwatch clock = Stopwatch.StartNew();
 
         public long EpochImages { get; private set; }
 
-        public double MeanLoss => steps == 0 ? double.NaN : lossSum / steps;
+        public double MeanLoss => steps == 0 ? double.NaN : Read(lossSum) / steps;
 
-        public double Accuracy => images == 0 ? double.NaN : (double)correct / images;
+        public double Accuracy => images == 0 ? double.NaN : Read(correct) / images;
 
-        public void Add(double loss, long right, int count)
+        public void Add(Tensor loss, Tensor right, int count)
         {
-            lossSum += loss;
-            correct += right;
+            using (no_grad())
+            {
+                lossSum.add_(loss.detach());
+                correct.add_(right);
+            }
             images += count;
             EpochImages += count;
             steps++;
@@ -265,9 +320,22 @@ internal sealed class TrainingRun
 
         public void Restart()
         {
-            lossSum = 0;
-            correct = images = steps = 0;
+            lossSum.zero_().Dispose();
+            correct.zero_().Dispose();
+            images = steps = 0;
             clock = Stopwatch.StartNew();
+        }
+
+        public void Dispose()
+        {
+            lossSum.Dispose();
+            correct.Dispose();
+        }
+
+        private static double Read(Tensor sum)
+        {
+            using var scope = NewDisposeScope();
+            return sum.cpu().to_type(ScalarType.Float64).item<double>();
         }
     }
 }

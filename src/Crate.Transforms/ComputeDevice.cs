@@ -22,19 +22,16 @@ public static class ComputeDeviceSelector
     /// <summary>
     /// The network of <paramref name="source"/> ready for inference on the chosen device in the chosen precision,
     /// as a lease of its own. The source network is never changed (device, element type, mode, gradients): when it
-    /// already lives on that device in that type it is shared, otherwise a copy is made that belongs to the returned
-    /// lease. Evaluation mode needs no switch: CRATE has no layer whose forward pass depends on it (dropout is 0 in
+    /// already lives on that device in that type it is shared, otherwise the one copy of it there is
+    /// (<see cref="MLNet.NetworkLease.Place"/>: made by the first transformer that needs it, shared by the others,
+    /// freed with the last). Evaluation mode needs no switch: CRATE has no layer whose forward pass depends on it (dropout is 0 in
     /// every published configuration and there is no batch norm), and inference runs under no_grad.
     /// </summary>
     internal static MLNet.NetworkLease PlaceForInference(MLNet.NetworkLease source, ComputeDevice choice, ComputePrecision precision, out Device device)
     {
         ArgumentNullException.ThrowIfNull(source);
         device = Resolve(choice, out _);
-        Network.CrateModel model = source.Model;
-        ScalarType elementType = precision.ToScalarType();
-        return SameDevice(model.Device, device) && model.ElementType == elementType
-            ? source.Share()
-            : MLNet.NetworkLease.Own(model.Copy(device, elementType));
+        return source.Place(device, precision.ToScalarType());
     }
 
     /// <summary>Whether two devices are the same (a CUDA device without an index is the first one).</summary>

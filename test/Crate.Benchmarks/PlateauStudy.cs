@@ -142,7 +142,7 @@ internal static class PlateauStudy
         manual_seed(options.Seed);
         using var model = options.InitialWeightsPath is string path ? CrateModelFile.Load(path) : new CrateModel(options.ToArchitecture(data.ClassCount));
         if (options.InitialWeightsPath is null) NetworkInitialization.Apply(model, options.Initialization);
-        var optimizer = new AdamWOptimizer(model.parameters(), options.LearningRate!.Value, options.WeightDecay ?? 0.1);
+        using var optimizer = new AdamWOptimizer(model.parameters(), options.LearningRate!.Value, options.WeightDecay ?? 0.1);
         var schedule = new LearningRateSchedule(options.WarmupEpochs, epochs);
         SceneDatasetOptions held = data with { Seed = 1001 };
         (Tensor probeImages, Tensor probeLabels) = Batch(held, Enumerable.Range(0, 64).ToArray());

@@ -13,6 +13,7 @@
 //   --serving [--in-flight PIXELS]          Crate.SegmentService on 127.0.0.1 at 1, 4 and 16 clients, small and large images:
 //                                           requests/s, p50/p99, memory (PIXELS: the service's MaxDecodedPixelsInFlight)
 //   --data                                  the embedded datasets' generation rate
+//   --cuda-check                            what differs on a GPU, checked against the CPU (build/cuda-check.sh)
 //   --plateau key=value ... | --plateau-probe key=value ...   training-recipe study (PlateauStudy.cs, docs/emergence.md)
 // Prints Markdown tables for the docs.
 using System.Diagnostics;
@@ -26,9 +27,11 @@ if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
     return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
 
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
-    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving [--in-flight PIXELS] | --data] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving [--in-flight PIXELS] | --data " +
+    "| --cuda-check] " +
     "[--device cpu|cuda|auto] [--quick]";
-string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data"];
+string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data",
+    "--cuda-check"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
 long? inFlight = null;
@@ -63,6 +66,8 @@ for (int i = 0; i < args.Length; i++)
 }
 switch (mode)
 {
+    case "--cuda-check":
+        return CudaCheck.Run(device);
     case "--data":
         DataBenchmark.Run(quick);
         return 0;

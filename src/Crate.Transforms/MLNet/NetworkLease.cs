@@ -1,13 +1,21 @@
+using System.Runtime.CompilerServices;
 using Crate.Transforms.Network;
+using static TorchSharp.torch;
 
 namespace Crate.Transforms.MLNet;
 
 /// <summary>
 /// A counted reference to a network. Transformers hold one each; a network that Crate.MLNet loaded or copied is
 /// disposed when its last lease is, and a network the caller passed in is never disposed (it stays the caller's).
+/// A network placed on another device or in another precision (<see cref="Place"/>) is copied once per (network,
+/// device, precision) and that copy is shared by every lease placed so while any of them lives: a pipeline whose
+/// classifier and MaskCut run one network on a GPU holds one copy of it there, not two.
 /// </summary>
 internal sealed class NetworkLease : IDisposable
 {
+    /// <summary>The placed copies alive, by source network, device and element type; also the lock of their counts.</summary>
+    private static readonly Dictionary<Placement, Shared> Placed = new();
+
     private readonly Shared shared;
     private bool released;
 
@@ -37,6 +45,42 @@ internal sealed class NetworkLease : IDisposable
         return new NetworkLease(shared);
     }
 
+    /// <summary>
+    /// A lease on this network on <paramref name="device"/> in <paramref name="elementType"/>: on the network itself
+    /// when it is there already, else on the one copy there, made now if no lease holds one. A copy is a snapshot of
+    /// the weights when it is made: leases placed while it lives share it, so a network that is changed afterwards
+    /// (one still being trained) reaches the device again only once every lease on the old copy is disposed.
+    /// </summary>
+    public NetworkLease Place(Device device, ScalarType elementType)
+    {
+        ObjectDisposedException.ThrowIf(released, this);
+        CrateModel source = shared.Model;
+        if (ComputeDeviceSelector.SameDevice(source.Device, device) && source.ElementType == elementType)
+            return Share();
+        var key = new Placement(source, device.type, Math.Max(device.index, 0), elementType);
+        lock (Placed)
+        {
+            if (Placed.TryGetValue(key, out Shared? copy))
+            {
+                copy.Acquire();
+                return new NetworkLease(copy);
+            }
+            // Copying under the lock keeps a second placement of the same network from making a second copy.
+            copy = new Shared(source.Copy(device, elementType), owned: true, placement: key);
+            Placed.Add(key, copy);
+            return new NetworkLease(copy);
+        }
+    }
+
+    /// <summary>How many placed copies are alive (for tests).</summary>
+    internal static int PlacedCopies
+    {
+        get
+        {
+            lock (Placed) return Placed.Count;
+        }
+    }
+
     /// <summary>Releases this lease; disposes an owned network when it was the last.</summary>
     public void Dispose()
     {
@@ -51,9 +95,20 @@ internal sealed class NetworkLease : IDisposable
         return model;
     }
 
-    private sealed class Shared(CrateModel model, bool owned)
+    /// <summary>A placed copy's key: the source network by identity, the device and the element type.</summary>
+    private readonly record struct Placement(CrateModel Source, TorchSharp.DeviceType Type, int Index, ScalarType ElementType)
     {
-        private readonly object gate = new();
+        public bool Equals(Placement other) =>
+            ReferenceEquals(Source, other.Source) && Type == other.Type && Index == other.Index && ElementType == other.ElementType;
+
+        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(Source), Type, Index, ElementType);
+    }
+
+    private sealed class Shared(CrateModel model, bool owned, Placement? placement = null)
+    {
+        // A placed copy counts its leases under the registry's lock, so that it leaves the registry and a new
+        // placement finds it there, or not, atomically.
+        private readonly object gate = placement is null ? new object() : Placed;
         private int leases = 1;
 
         public CrateModel Model { get; } = model;
@@ -72,6 +127,7 @@ internal sealed class NetworkLease : IDisposable
             lock (gate)
             {
                 if (--leases > 0 || !owned) return;
+                if (placement is Placement key) Placed.Remove(key);
             }
             Model.Dispose();
         }

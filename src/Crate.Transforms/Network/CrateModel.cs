@@ -134,17 +134,19 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
     /// activation under <see cref="CpuActivationBudgetBytes"/>: above glibc's 32 MiB mmap ceiling every new tensor is
     /// fresh mapped memory, and page-faulting it costs more than the arithmetic (measured on CRATE-S/8, batch 32 ran at
     /// 60% of the matrix-product rate against 83% for batch 1; docs/performance.md). On a GPU, as many as fit in half
-    /// of the device's free memory at <see cref="GpuActivationsPerPass"/> such activations per image; when the free
-    /// memory cannot be read (<see cref="DeviceMemory.FreeBytes"/>), the batch whole.
+    /// of the device's free memory at <see cref="GpuActivationsPerPass"/> such activations per image, counting the
+    /// blocks libtorch's cache keeps from earlier passes as free (<see cref="DeviceMemory.FreeBytes"/>); when the free
+    /// memory cannot be read, the batch whole.
     /// </summary>
     private static long MicroBatchSize(Tensor images, long bytesPerImage)
     {
         long batch = images.shape[0];
         if (images.device_type == DeviceType.CPU)
             return Math.Clamp(CpuActivationBudgetBytes / bytesPerImage, 1, batch);
-        return DeviceMemory.FreeBytes(images.device) is long free
-            ? Math.Clamp(free / 2 / (GpuActivationsPerPass * bytesPerImage), 1, batch)
-            : batch;
+        if (DeviceMemory.FreeBytes(images.device) is not long free) return batch;
+        long slice = Math.Clamp(free / 2 / (GpuActivationsPerPass * bytesPerImage), 1, batch);
+        DeviceMemory.RecordPass(images.device, slice * GpuActivationsPerPass * bytesPerImage);
+        return slice;
     }
 
     /// <summary>Largest activation one CPU micro-batch may make, in bytes (see <see cref="MicroBatchSize"/>).</summary>

@@ -137,12 +137,14 @@ public sealed class OptimizerFormulaTests
     {
         var a = Param([0, 0], [3, 0]);
         var b = Param([0], [4]);
-        double norm = GradientClipping.ClipGlobalNorm([a, b], 1.0);
+        using Tensor norm = GradientClipping.ClipGlobalNorm([a, b], 1.0)!;
         // ‖(3, 0, 4)‖ = 5 exactly; float32 squares and a square root of values ≤ 25.
-        NumericAssert.AreClose(5.0, norm, new Tolerance(1e-6), "global norm");
+        Assert.AreEqual(ScalarType.Float32, norm.dtype, "the norm stays a tensor on the gradients' device");
+        NumericAssert.AreClose(5.0, norm.item<float>(), new Tolerance(1e-6), "global norm");
         AssertValues([0.6, 0], a.grad!, "a.grad");
         AssertValues([0.8], b.grad!, "b.grad");
-        NumericAssert.AreClose(1.0, GradientClipping.ClipGlobalNorm([a, b], 2.0), new Tolerance(1e-6), "already inside the bound: unchanged");
+        using (Tensor inside = GradientClipping.ClipGlobalNorm([a, b], 2.0)!)
+            NumericAssert.AreClose(1.0, inside.item<float>(), new Tolerance(1e-6), "already inside the bound: unchanged");
         AssertValues([0.6, 0], a.grad!, "a.grad unchanged");
     }
 }
