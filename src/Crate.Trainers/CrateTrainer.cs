@@ -93,7 +93,7 @@ public sealed class CrateTrainer : ITrainerEstimator<CrateClassifierTransformer,
         try
         {
             // The run frees its optimizer state, bfloat16 copy and best weights however it ends.
-            using var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Info(channel, msg))
+            using var run = new TrainingRun(options, model, classCount, rows, validationRows, device, msg => Log(channel, msg))
             {
                 CheckAlive = () => MLNetInternals.CheckAlive(host),
             };

@@ -1,3 +1,5 @@
+using Crate.Testing;
+
 namespace Crate.Transforms.Tests.Build;
 
 /// <summary>
