@@ -27,11 +27,32 @@ public static class ComputeDeviceSelector
     /// freed with the last). Evaluation mode needs no switch: CRATE has no layer whose forward pass depends on it (dropout is 0 in
     /// every published configuration and there is no batch norm), and inference runs under no_grad.
     /// </summary>
-    internal static MLNet.NetworkLease PlaceForInference(MLNet.NetworkLease source, ComputeDevice choice, ComputePrecision precision, out Device device)
+    /// <remarks>bfloat16 on a GPU without bfloat16 arithmetic runs in float32 instead (<see cref="InferencePrecision"/>);
+    /// <paramref name="placedPrecision"/> is the precision used and <paramref name="precisionNote"/> says why it differs.</remarks>
+    internal static MLNet.NetworkLease PlaceForInference(MLNet.NetworkLease source, ComputeDevice choice, ComputePrecision precision,
+        out Device device, out ComputePrecision placedPrecision, out string? precisionNote)
     {
         ArgumentNullException.ThrowIfNull(source);
-        device = Resolve(choice, out _);
-        return source.Place(device, precision.ToScalarType());
+        Device resolved = Resolve(choice, out _);
+        device = resolved;
+        placedPrecision = InferencePrecision(precision, resolved.type, () => CudaDriver.ComputeCapability(Math.Max(resolved.index, 0)), out precisionNote);
+        return source.Place(device, placedPrecision.ToScalarType());
+    }
+
+    /// <summary>
+    /// The precision a network runs in on a device of <paramref name="deviceType"/> when <paramref name="asked"/> is
+    /// asked for: bfloat16 on a CUDA GPU whose <paramref name="computeCapability"/> has no bfloat16 arithmetic (before
+    /// 8.0, or unknown) becomes float32, since libtorch would emulate it at a fraction of float32's speed, and
+    /// <paramref name="note"/> says so; every other request stands (the CPU computes bfloat16 itself).
+    /// </summary>
+    internal static ComputePrecision InferencePrecision(ComputePrecision asked, DeviceType deviceType, Func<(int Major, int Minor)?> computeCapability,
+        out string? note)
+    {
+        note = null;
+        if (asked != ComputePrecision.BFloat16 || deviceType != DeviceType.CUDA) return asked;
+        if (CudaDriver.SupportsBFloat16(computeCapability(), out string reason)) return asked;
+        note = $"bfloat16 was asked for, but {reason} Running in float32.";
+        return ComputePrecision.Float32;
     }
 
     /// <summary>Whether two devices are the same (a CUDA device without an index is the first one).</summary>

@@ -40,6 +40,7 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
     private readonly NetworkLease? network;
     private readonly Device? device;
     private readonly ComputePrecision precision;
+    private readonly string? precisionNote;
     private IReadOnlyList<OutputColumn<TResult>>? outputs;
     private IHost? host;
 
@@ -56,7 +57,7 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
         this.precision = precision;
         if (source is not null)
         {
-            network = ComputeDeviceSelector.PlaceForInference(source, device, precision, out Device placed);
+            network = ComputeDeviceSelector.PlaceForInference(source, device, precision, out Device placed, out this.precision, out precisionNote);
             this.device = placed;
         }
     }
@@ -135,7 +136,8 @@ public abstract class CrateNetworkTransformer<TOptions, TResult> : NetworkTransf
 
     /// <summary>The log of one pass over the image column <paramref name="columnName"/>: call it around each batch.</summary>
     internal NetworkRunLog CreateRunLog(string columnName) => new(host, () =>
-        $"Reading column '{columnName}' at {ImageWidth}×{ImageHeight} on {device} in {precision}, {BatchSize} images a batch.");
+        $"Reading column '{columnName}' at {ImageWidth}×{ImageHeight} on {device} in {precision}, {BatchSize} images a batch." +
+        (precisionNote is null ? "" : $" {precisionNote}"));
 
     /// <summary>Releases this transformer's lease on its network (see the remarks on the class).</summary>
     public void Dispose()

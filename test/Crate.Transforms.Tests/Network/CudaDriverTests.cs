@@ -26,6 +26,27 @@ public sealed class CudaDriverTests
     }
 
     [TestMethod]
+    public void AReadoutAskingForBFloat16OnAGpuWithoutItRunsInFloat32AndSaysWhy()
+    {
+        Assert.AreEqual(ComputePrecision.Float32,
+            ComputeDeviceSelector.InferencePrecision(ComputePrecision.BFloat16, DeviceType.CUDA, () => (7, 5), out string? t4), "a T4 (7.5)");
+        StringAssert.Contains(t4, "7.5");
+        StringAssert.Contains(t4, "float32");
+        Assert.AreEqual(ComputePrecision.Float32,
+            ComputeDeviceSelector.InferencePrecision(ComputePrecision.BFloat16, DeviceType.CUDA, () => null, out string? unknown), "capability unknown");
+        StringAssert.Contains(unknown, "unknown");
+        Assert.AreEqual(ComputePrecision.BFloat16,
+            ComputeDeviceSelector.InferencePrecision(ComputePrecision.BFloat16, DeviceType.CUDA, () => (8, 0), out string? a100), "an A100 (8.0)");
+        Assert.IsNull(a100);
+        Assert.AreEqual(ComputePrecision.BFloat16,
+            ComputeDeviceSelector.InferencePrecision(ComputePrecision.BFloat16, DeviceType.CPU, () => throw new AssertFailedException("the CPU asks no driver"), out string? cpu),
+            "the CPU computes bfloat16 itself");
+        Assert.IsNull(cpu);
+        foreach (ComputePrecision other in new[] { ComputePrecision.Float32, ComputePrecision.Float16, ComputePrecision.Float64 })
+            Assert.AreEqual(other, ComputeDeviceSelector.InferencePrecision(other, DeviceType.CUDA, () => (7, 0), out _), $"{other} stands");
+    }
+
+    [TestMethod]
     public void FreeMemoryCountsTheCacheOfEarlierPassesAndNothingOnTheCpu()
     {
         const long MiB = 1L << 20;
