@@ -54,6 +54,12 @@ public sealed record ExperimentSettings
     /// <summary>Multi-object scenes for segmentation and MaskCut. Default 200.</summary>
     public int EvaluationScenes { get; init; } = 200;
 
+    /// <summary>
+    /// Measure every network at its initialisation too (the same variant and seed after one step at a learning rate of
+    /// 1e-12): the untrained floor the report's verdicts ask each trained model to beat. Default true.
+    /// </summary>
+    public bool MeasureUntrained { get; init; } = true;
+
     /// <summary>Measure every epoch's checkpoint too (Figure 10). Default false.</summary>
     public bool EvaluateEveryEpoch { get; init; }
 

@@ -139,7 +139,7 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
                 var values = points(m);
                 return new LineSeries(m.Model, values.Select(v => (double)v.X).ToArray(), values.Select(v => 100 * v.Metrics[metric].Mean).ToArray(),
                     values.Select(v => double.IsFinite(v.Metrics[metric].StandardDeviation) ? 100 * v.Metrics[metric].StandardDeviation : 0).ToArray());
-            }).ToArray();
+            }).Where(s => s.Y.Any(double.IsFinite)).ToArray(); // controls have no MaskCut, and only trained models have epochs
             int[] ticks = series.SelectMany(s => s.X).Distinct().Order().Select(x => (int)x).ToArray();
             panels.Add(new LinePanel(Metrics.Title(metric), xLabel, "%", ticks, series));
         }

@@ -94,7 +94,7 @@ public sealed class RealDataTests
             StringAssert.Contains(markdown, "COCO tiny");
             ReportSmokeTests.CheckTables(markdown, layers: 2, seeds: 1, models: ["crate_square"], firstLayer: 2);
             ExperimentResult result = ReportWriter.ReadResults(Path.Combine(report, "results.json"));
-            CollectionAssert.AreEqual(new[] { 1, 2 }, result.Models.Single().Layers.Select(l => l.Layer).ToArray(), "--layers is 1-based");
+            CollectionAssert.AreEqual(new[] { 1, 2 }, result.Models.Single(m => m.Role == ModelRole.Given).Layers.Select(l => l.Layer).ToArray(), "--layers is 1-based");
         }
         finally
         {
