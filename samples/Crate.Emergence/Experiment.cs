@@ -55,28 +55,35 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         EvaluationData scenes = EvaluationData.Scenes(context, data with { Count = settings.EvaluationScenes, Seed = settings.SceneDataSeed });
         var evaluator = new LayerwiseEvaluator(context, scenes, settings.Measurement);
 
+        IReadOnlyList<CrateInitialization> initializations = settings.Initializations ?? [recipe.Initialization];
         int perRun = recipe.Epochs + 1 + (settings.EvaluateEveryEpoch ? recipe.Epochs : 0) + (settings.MeasureUntrained ? 2 : 0);
-        progress.Planned(settings.Variants.Count * settings.Seeds.Count * perRun);
+        progress.Planned(initializations.Count * settings.Variants.Count * settings.Seeds.Count * perRun);
         var results = new List<ModelResult>();
         var untrained = new List<ModelResult>();
         var showcase = new List<ShowcaseModel>();
-        // The untrained floor: the same network (variant, seed, initialisation) after one step at a learning rate of
-        // 1e-12 on one batch, measured the same way.
-        TrainingRecipe floorRecipe = recipe with { LearningRate = 1e-12, TrainingImages = recipe.BatchSize, Epochs = 1, WarmupEpochs = 0 };
         IDataView floorTraining = SceneDataset.LoadTrainingDataView(context, data with { Count = recipe.BatchSize, Seed = settings.TrainingDataSeed });
-        foreach (CrateVariant variant in settings.Variants)
-            foreach (int seed in settings.Seeds)
-            {
-                (ModelResult trained, CrateModel network) = TrainAndMeasure(settings, recipe, ModelRole.Trained, variant, seed, training, test, evaluator, modelDirectory);
-                results.Add(trained);
-                if (seed == settings.Seeds[0]) showcase.Add(new ShowcaseModel(trained.Model, network, trained.Layers));
-                else network.Dispose();
-                if (!settings.MeasureUntrained) continue;
-                (ModelResult floor, CrateModel floorNetwork) = TrainAndMeasure(settings with { EvaluateEveryEpoch = false }, floorRecipe, ModelRole.Untrained, variant, seed,
-                    floorTraining, test, evaluator, null);
-                floorNetwork.Dispose();
-                untrained.Add(floor);
-            }
+        foreach (CrateInitialization initialization in initializations)
+        {
+            TrainingRecipe under = recipe with { Initialization = initialization };
+            // The untrained floor: the same network (variant, seed, initialisation) after one step at a learning rate of
+            // 1e-12 on one batch, measured the same way.
+            TrainingRecipe floorRecipe = under with { LearningRate = 1e-12, TrainingImages = recipe.BatchSize, Epochs = 1, WarmupEpochs = 0 };
+            foreach (CrateVariant variant in settings.Variants)
+                foreach (int seed in settings.Seeds)
+                {
+                    // Rows are named by their initialisation when the run compares several.
+                    string name = ModelNames.Of(variant) + (initializations.Count > 1 ? $" ({initialization})" : "");
+                    (ModelResult trained, CrateModel network) = TrainAndMeasure(settings, under, name, ModelRole.Trained, variant, seed, training, test, evaluator, modelDirectory);
+                    results.Add(trained);
+                    if (seed == settings.Seeds[0]) showcase.Add(new ShowcaseModel(trained.Model, network, trained.Layers));
+                    else network.Dispose();
+                    if (!settings.MeasureUntrained) continue;
+                    (ModelResult floor, CrateModel floorNetwork) = TrainAndMeasure(settings with { EvaluateEveryEpoch = false }, floorRecipe, name + " untrained",
+                        ModelRole.Untrained, variant, seed, floorTraining, test, evaluator, null);
+                    floorNetwork.Dispose();
+                    untrained.Add(floor);
+                }
+        }
         results.AddRange(untrained);
         if (showcase.Count > 0) results.AddRange(evaluator.Controls(showcase[0].Network.Architecture));
 
@@ -86,7 +93,9 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         PictureSet pcaImages = PictureSet.FromPixels(context, pcaSamples.Select(Pixels).ToArray(), pcaSamples.Select(s => s.Label).ToArray());
         PictureSet pictures = PictureSet.FirstOf(context, scenes.View, settings.PictureImages, i => $"scene {i + 1}");
 
-        var result = new ExperimentResult("Embedded scenes", scenes.Description, recipe.Describe(), Describe(settings.Measurement), scenes.ClassCount,
+        string recipeText = recipe.Describe() + (initializations.Count > 1
+            ? $"; every model under each of the initialisations {string.Join(", ", initializations)} (rows named by it)" : "");
+        var result = new ExperimentResult("Embedded scenes", scenes.Description, recipeText, Describe(settings.Measurement), scenes.ClassCount,
             1.0 / classes.Count, results, MachineInfo.Describe(), started, clock.Elapsed.TotalSeconds,
             (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds, loadStart, MachineInfo.LoadAverage());
         return new ExperimentRun(result, showcase, pictures, pcaImages);
@@ -125,10 +134,9 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         return new ExperimentRun(summary, showcase, pictures, pictures);
     }
 
-    private (ModelResult Result, CrateModel Network) TrainAndMeasure(ExperimentSettings settings, TrainingRecipe recipe, ModelRole role, CrateVariant variant,
-        int seed, IDataView training, IDataView test, LayerwiseEvaluator evaluator, string? modelDirectory)
+    private (ModelResult Result, CrateModel Network) TrainAndMeasure(ExperimentSettings settings, TrainingRecipe recipe, string name, ModelRole role,
+        CrateVariant variant, int seed, IDataView training, IDataView test, LayerwiseEvaluator evaluator, string? modelDirectory)
     {
-        string name = role == ModelRole.Untrained ? ModelNames.Untrained(variant) : ModelNames.Of(variant);
         string? checkpoints = settings.EvaluateEveryEpoch ? Directory.CreateTempSubdirectory($"crate-emergence-{name}-{seed}-").FullName : null;
         try
         {
@@ -173,7 +181,7 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
                 }
             }
             if (modelDirectory is not null)
-                Crate.Transforms.Checkpoints.CrateModelFile.Save(network, Path.Combine(Directory.CreateDirectory(modelDirectory).FullName, $"{name}-seed{seed}.safetensors"));
+                Crate.Transforms.Checkpoints.CrateModelFile.Save(network, Path.Combine(Directory.CreateDirectory(modelDirectory).FullName, $"{FileSafe(name)}-seed{seed}.safetensors"));
             var result = new ModelResult(name, ModelNames.Attention(variant), ModelNames.Nonlinearity(variant), seed, accuracy, lastLoss, lastAccuracy,
                 trainingSeconds, trainingCpuSeconds, timer.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, layers, epochs, role);
             progress.Note($"{name} seed {seed}: test accuracy {accuracy:P1} (training {lastAccuracy:P1}, loss {lastLoss:F3}) after {trainingSeconds:F0} s ({trainingCpuSeconds:F0} s CPU); " +
@@ -186,6 +194,8 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
             if (checkpoints is not null) Directory.Delete(checkpoints, recursive: true);
         }
     }
+
+    private static string FileSafe(string name) => string.Concat(name.Where(c => c is not ('(' or ')')).Select(c => c == ' ' ? '-' : c));
 
     private double Accuracy(ITransformer classifier, IDataView keyedTest) =>
         context.MulticlassClassification.Evaluate(classifier.Transform(keyedTest)).MicroAccuracy;

@@ -55,6 +55,12 @@ public sealed record ExperimentSettings
     public int EvaluationScenes { get; init; } = 200;
 
     /// <summary>
+    /// Train every variant under each of these initialisations (rows named "CRATE (Reference)", …); null for the
+    /// recipe's one. Default null.
+    /// </summary>
+    public IReadOnlyList<Crate.Trainers.CrateInitialization>? Initializations { get; init; }
+
+    /// <summary>
     /// Measure every network at its initialisation too (the same variant and seed after one step at a learning rate of
     /// 1e-12): the untrained floor the report's verdicts ask each trained model to beat. Default true.
     /// </summary>

@@ -16,9 +16,6 @@ public static class ModelNames
         _ => variant.ToString(),
     };
 
-    /// <summary>The untrained floor's row: "CRATE untrained", ….</summary>
-    public static string Untrained(CrateVariant variant) => Of(variant) + " untrained";
-
     /// <summary>The attention block: "MSSA" (U as query, key and value) or "MHSA".</summary>
     public static string Attention(CrateVariant variant) => variant is CrateVariant.ViT or CrateVariant.CrateMhsa ? "MHSA" : "MSSA";
 

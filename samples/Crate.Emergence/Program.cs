@@ -30,7 +30,7 @@ var imageSize = new Option<int?>("--image-size") { Description = "Side of the em
 var radius = new Option<double[]>("--radius") { Description = "Object radius range in pixels, LOW HIGH [default: 10 18].", AllowMultipleArgumentsPerToken = true };
 var shapes = new Option<Crate.Trainers.Data.ShapeFamily[]>("--shapes") { Description = "Object outlines [default: Disc Square Triangle Cross].", AllowMultipleArgumentsPerToken = true };
 var textures = new Option<Crate.Trainers.Data.ShapeTexture[]>("--textures") { Description = "Object textures [default: Stripes Dots]; classes are outline × texture.", AllowMultipleArgumentsPerToken = true };
-var initialization = new Option<CrateInitialization?>("--initialization") { Description = "Orthogonal or Reference (PyTorch's defaults, the authors' code) [default: Orthogonal]." };
+var initialization = new Option<CrateInitialization[]>("--initialization") { Description = "Orthogonal, OrthogonalAllBlocks (also ViT's attention and MLP matrices orthogonal) or Reference (PyTorch's defaults, the authors' code); several train every model under each [default: Orthogonal].", AllowMultipleArgumentsPerToken = true };
 var crops = new Option<bool>("--crops") { Description = "RandomResizedCrop (scale ≥ 0.35) on training images [default: off]." };
 var testImages = new Option<int?>("--test-images") { Description = "Held-out images for accuracy [default: 600; --quick: 200]." };
 var scenes = new Option<int?>("--scenes") { Description = "Evaluation scenes [default: 200; --quick: 40]." };
@@ -124,7 +124,7 @@ int Execute(ParseResult parsed)
             Heads = parsed.GetValue(heads) ?? recipe.Heads,
             PatchSize = parsed.GetValue(patch) ?? recipe.PatchSize,
             RandomResizedCrop = parsed.GetValue(crops) || recipe.RandomResizedCrop,
-            Initialization = parsed.GetValue(initialization) ?? recipe.Initialization,
+            Initialization = parsed.GetValue(initialization) is { Length: > 0 } inits ? inits[0] : recipe.Initialization,
         };
         recipe = recipe with { HeadDim = recipe.EmbeddingDim / recipe.Heads };
         int side = parsed.GetValue(imageSize) ?? settings.Data.ImageHeight;
@@ -138,6 +138,7 @@ int Execute(ParseResult parsed)
         {
             Recipe = recipe,
             Seeds = parsed.GetValue(seeds) is { Length: > 0 } s ? s : settings.Seeds,
+            Initializations = parsed.GetValue(initialization) is { Length: > 1 } several ? several.Distinct().ToArray() : null,
             Variants = parsed.GetValue(variants) is { Length: > 0 } v
                 ? v.Select(name => Enum.Parse<Crate.Transforms.Network.CrateVariant>(name, ignoreCase: true)).ToArray() : settings.Variants,
             Data = sceneData,

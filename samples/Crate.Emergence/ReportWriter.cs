@@ -218,13 +218,13 @@ public static class ReportWriter
                 if (Floor(models, m) is ModelSummary floor) tests.Add(Compare(m, floor, metric));
                 if (control is not null && metric != Metric.BoxAP50) tests.Add(Compare(m, control, metric));
             }
-        ModelSummary? crate = models.FirstOrDefault(m => m.Model == "CRATE" && m.Role == ModelRole.Trained);
-        ModelSummary? vit = models.FirstOrDefault(m => m.Model == "ViT" && m.Role == ModelRole.Trained);
-        if (crate is not null && vit is not null)
-            foreach (Metric metric in Secondary) tests.Add(Compare(crate, vit, metric));
-        ModelSummary[] mssa = trained.Where(m => m.Attention == "MSSA").ToArray(), mhsa = trained.Where(m => m.Attention == "MHSA").ToArray();
-        foreach (ModelSummary a in mssa)
-            foreach (ModelSummary b in mhsa) tests.Add(Compare(a, b, Metric.BestHeadMeanIoU));
+        // Models are compared within one initialisation (the suffix of their row name when a run has several).
+        foreach (ModelSummary crate in trained.Where(m => m.Model == "CRATE" + Initialisation(m)))
+            if (trained.FirstOrDefault(m => m.Model == "ViT" + Initialisation(crate)) is ModelSummary vit)
+                foreach (Metric metric in Secondary) tests.Add(Compare(crate, vit, metric));
+        foreach (ModelSummary a in trained.Where(m => m.Attention == "MSSA"))
+            foreach (ModelSummary b in trained.Where(m => m.Attention == "MHSA" && Initialisation(m) == Initialisation(a)))
+                tests.Add(Compare(a, b, Metric.BestHeadMeanIoU));
         foreach (ModelSummary m in trained.Where(m => m.Layers.Count > 2))
             tests.Add(new Comparison($"{m.Model} layer {m.PrimaryLayer.Layer + 1}", $"layer {m.Layers[0].Layer + 1}", Metric.BestHeadMeanIoU, m.PrimaryLayer.Layer,
                 m.PrimaryLayer.Metrics[Metric.BestHeadMeanIoU], m.Layers[0].Metrics[Metric.BestHeadMeanIoU],
@@ -236,6 +236,8 @@ public static class ReportWriter
 
     /// <summary>The metrics compared between rows: the primary metric (eq. 13–14) and the merged mask at the primary layer, MaskCut's AP50 at the last.</summary>
     private static readonly Metric[] Secondary = [Metric.BestHeadMeanIoU, Metric.MergedMaskIoU, Metric.BoxAP50];
+
+    private static string Initialisation(ModelSummary model) => model.Model.IndexOf(" (", StringComparison.Ordinal) is var i and >= 0 ? model.Model[i..] : "";
 
     private static ModelSummary? Floor(IReadOnlyList<ModelSummary> models, ModelSummary model) =>
         models.FirstOrDefault(u => u.Role == ModelRole.Untrained && u.Model == model.Model + " untrained");
@@ -280,7 +282,7 @@ public static class ReportWriter
                 lines.Add($"{m.Model} shows emergence in {Metrics.Title(metric)} (above its untrained floor{(metric == Metric.BoxAP50 ? "" : " and the fitted position-only control")}): " +
                     (hasFloor ? Verdict(Emerges(m.Model, metric)) : "**not testable** (no untrained floor measured)"));
             }
-        foreach (Comparison t in tests.Where(t => t.Lower == "ViT" || (t.Higher.StartsWith("CRATE", StringComparison.Ordinal) && models.Any(m => m.Model == t.Lower && m.Attention == "MHSA" && m.Role == ModelRole.Trained))))
+        foreach (Comparison t in tests.Where(t => models.Any(m => m.Model == t.Lower && m.Attention == "MHSA" && m.Role == ModelRole.Trained)))
             lines.Add($"{t.Higher} above {t.Lower} in {Metrics.Title(t.Metric)}: {Verdict(t.Significant && Emerges(t.Higher, t.Metric))}");
         foreach (Comparison t in tests.Where(t => t.Higher.Contains(" layer ", StringComparison.Ordinal)))
             lines.Add($"{t.Higher} above {t.Lower} in {Metrics.Title(t.Metric)} (improves with depth): {Verdict(t.Significant && Emerges(t.Higher[..t.Higher.IndexOf(" layer ", StringComparison.Ordinal)], t.Metric))}");
