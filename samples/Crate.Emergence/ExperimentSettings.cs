@@ -72,8 +72,8 @@ public sealed record ExperimentSettings
     /// <summary>How the read-outs are measured.</summary>
     public MeasurementSettings Measurement { get; init; } = new();
 
-    /// <summary>Images in each picture. Default 6.</summary>
-    public int PictureImages { get; init; } = 6;
+    /// <summary>Images in each picture: the first ones of the evaluation scenes, in data order (none chosen by hand). Default 8.</summary>
+    public int PictureImages { get; init; } = 8;
 
     /// <summary>Where training runs. Default auto.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Auto;

@@ -10,8 +10,10 @@ namespace Crate.Emergence;
 /// <summary>
 /// Measures one network layer by layer on an <see cref="EvaluationData"/>, through the library's read-outs and
 /// evaluators: per layer ℓ, CrateSegment (the [CLS] attention of ℓ thresholded per head and merged) scored by the
-/// paper's eq. 13–14, by the merged mask's IoU with all objects and by the VOC devkit's mIoU; and CrateMaskCut on ℓ's
-/// head features scored by class-agnostic COCO AP for boxes and masks.
+/// paper's eq. 13–14, by the merged mask's IoU with all objects and by the VOC devkit's mIoU (<see cref="MaskScorer"/>),
+/// under the measurement's thresholding rule and the other one, with the permutation control (the same masks against
+/// another image's truth); and CrateMaskCut on ℓ's head features scored by class-agnostic COCO AP for boxes and masks.
+/// The controls that ignore the image (<see cref="PositionControls"/>) are scored by the same scorer.
 /// </summary>
 public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, MeasurementSettings settings)
 {

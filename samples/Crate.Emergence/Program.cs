@@ -34,7 +34,7 @@ var initialization = new Option<CrateInitialization[]>("--initialization") { Des
 var crops = new Option<bool>("--crops") { Description = "RandomResizedCrop (scale ≥ 0.35) on training images [default: off]." };
 var testImages = new Option<int?>("--test-images") { Description = "Held-out images for accuracy [default: 600; --quick: 200]." };
 var scenes = new Option<int?>("--scenes") { Description = "Evaluation scenes [default: 200; --quick: 40]." };
-var pictures = new Option<int?>("--pictures") { Description = "Images per picture [default: 6; --quick: 4]." };
+var pictures = new Option<int?>("--pictures") { Description = "Images per picture, the first of the evaluation data in order [default: 8; --quick: 4]." };
 var rule = new Option<MaskRule>("--rule") { Description = "How attention maps are thresholded: TopFraction (the paper's) or CumulativeMass (DINO's).", DefaultValueFactory = _ => MaskRule.TopFraction };
 var fraction = new Option<double>("--fraction") { Description = "P of the thresholding rule.", DefaultValueFactory = _ => 0.6 };
 var device = new Option<ComputeDevice>("--device") { Description = "Cpu, Cuda or Auto.", DefaultValueFactory = _ => ComputeDevice.Auto };
@@ -152,7 +152,8 @@ int Execute(ParseResult parsed)
         result = Run(parsed.GetValue(plain), p => EmergenceReport.Embedded(settings, directory, p, commandLine));
     }
     Console.WriteLine($"Report: {Path.Combine(directory, ReportWriter.ReportFile)} ({result.WallSeconds / 60:F1} min wall, {result.CpuSeconds / 60:F1} min CPU)");
-    foreach (string line in ReportWriter.Orderings(ModelSummary.Summarise(result.Models), result.ChanceAccuracy)) Console.WriteLine("- " + line.Replace("**", ""));
+    foreach (string line in ReportWriter.Orderings(ModelSummary.Summarise(result.Models), result.ChanceAccuracy))
+        Console.WriteLine((line.StartsWith("  - ", StringComparison.Ordinal) ? "" : "- ") + line.Replace("**", ""));
     return 0;
 }
 

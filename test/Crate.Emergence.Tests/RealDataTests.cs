@@ -43,7 +43,7 @@ public sealed class RealDataTests
                 "--checkpoint-heads", "4", "--input-size", "32", "--pictures", "2", "--device", "Cpu", "--plain", "--output", report);
             Assert.AreEqual(0, exit);
             foreach (string file in new[] { "report.md", "results.json", "layers.png", "attention.png", "pca.png", "maskcut.png",
-                         "heads-crate_square.png", "heads-imported.png", "heads-pipeline.png" })
+                         "heads.png" })
                 Assert.IsTrue(File.Exists(Path.Combine(report, file)), $"{file} is written");
             string markdown = File.ReadAllText(Path.Combine(report, "report.md"));
             StringAssert.Contains(markdown, "PASCAL VOC 2012 pipeline");

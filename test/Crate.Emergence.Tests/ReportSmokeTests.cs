@@ -29,7 +29,7 @@ public sealed partial class ReportSmokeTests
                 "--pictures", "2", "--epochs-eval", "--device", "Cpu", "--plain", "--output", directory);
             Assert.AreEqual(0, exit);
 
-            foreach (string file in new[] { "report.md", "results.json", "layers.png", "epochs.png", "attention.png", "heads-CRATE.png", "heads-ViT.png", "pca.png", "maskcut.png" })
+            foreach (string file in new[] { "report.md", "results.json", "layers.png", "epochs.png", "attention.png", "heads.png", "pca.png", "maskcut.png" })
                 Assert.IsTrue(new FileInfo(Path.Combine(directory, file)) is { Exists: true, Length: > 0 }, $"{file} is written");
             foreach (string model in ModelsRows)
                 foreach (int seed in new[] { 0, 1 })
@@ -69,6 +69,35 @@ public sealed partial class ReportSmokeTests
                 Assert.IsLessThanOrEqualTo(oracle.BestHeadMeanIoU + 1e-12, run.Layers[^1].BestHeadMeanIoU, $"{run.Model}: eq. 13-14 under the oracle");
                 Assert.IsLessThanOrEqualTo(oracle.MergedMaskIoU + 1e-12, run.Layers[^1].MergedMaskIoU, $"{run.Model}: merged IoU under the oracle");
             }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void SeveralInitialisationsTrainEveryModelUnderEachAndCompareWithinOne()
+    {
+        string directory = Directory.CreateTempSubdirectory("crate-emergence-inits-").FullName;
+        try
+        {
+            int exit = RunCommand("--quick", "--variants", "Crate", "ViT", "--initialization", "Orthogonal", "OrthogonalAllBlocks", "--seeds", "0",
+                "--image-size", "24", "--radius", "5", "9", "--dim", "16", "--depth", "2", "--heads", "2", "--train-images", "32", "--batch-size", "16",
+                "--epochs", "1", "--test-images", "16", "--scenes", "6", "--pictures", "2", "--layers", "2", "--device", "Cpu", "--plain", "--output", directory);
+            Assert.AreEqual(0, exit);
+            ExperimentResult result = ReportWriter.ReadResults(Path.Combine(directory, "results.json"));
+            string[] trained = ["CRATE (Orthogonal)", "ViT (Orthogonal)", "CRATE (OrthogonalAllBlocks)", "ViT (OrthogonalAllBlocks)"];
+            CollectionAssert.AreEqual(trained, result.Models.Where(m => m.Role == ModelRole.Trained).Select(m => m.Model).ToArray());
+            CollectionAssert.AreEqual(trained.Select(t => t + " untrained").ToArray(), result.Models.Where(m => m.Role == ModelRole.Untrained).Select(m => m.Model).ToArray());
+            Assert.IsTrue(File.Exists(Path.Combine(directory, "models", "ViT-OrthogonalAllBlocks-seed0.safetensors")), "model files named by their initialisation");
+            string report = File.ReadAllText(Path.Combine(directory, "report.md"));
+            StringAssert.Contains(report, "OrthogonalAllBlocks (rows named by it)");
+            // CRATE is compared with ViT under the same initialisation, never across.
+            StringAssert.Contains(report, "CRATE (Orthogonal) above ViT (Orthogonal) in");
+            StringAssert.Contains(report, "CRATE (OrthogonalAllBlocks) above ViT (OrthogonalAllBlocks) in");
+            Assert.DoesNotContain("CRATE (Orthogonal) above ViT (OrthogonalAllBlocks)", report);
+            Assert.DoesNotContain("CRATE (OrthogonalAllBlocks) above ViT (Orthogonal)", report);
         }
         finally
         {
