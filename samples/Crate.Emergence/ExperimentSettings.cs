@@ -94,7 +94,7 @@ public sealed record ExperimentSettings
     public static ExperimentSettings Default => new();
 
     /// <summary>
-    /// <c>--quick</c>: the same experiment made small enough for well under 3 minutes on 2 CPU cores: 2 seeds, 1,000
+    /// <c>--quick</c>: the same experiment made small: 2 seeds, 1,000
     /// images × 2 epochs (31 steps), 200 test images, 40 scenes. The models are barely trained; it checks that
     /// everything runs and how the report looks, not what it finds.
     /// </summary>

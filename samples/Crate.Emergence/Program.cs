@@ -10,7 +10,7 @@ using Crate.Transforms;
 using Crate.Transforms.Segmentation;
 using Spectre.Console;
 
-var quick = new Option<bool>("--quick") { Description = "A small run (under 3 minutes on 2 CPU cores): 2 seeds, 31 training steps, fewer images. Checks the wiring, not the science." };
+var quick = new Option<bool>("--quick") { Description = "A small run: 2 seeds, 31 training steps, fewer images. Checks the wiring, not the science." };
 var output = new Option<DirectoryInfo>("--output", "-o") { Description = "The report folder.", DefaultValueFactory = _ => new DirectoryInfo("crate-emergence-report") };
 var seeds = new Option<int[]>("--seeds") { Description = "Training seeds [default: 0 1 2; --quick: 0 1].", AllowMultipleArgumentsPerToken = true };
 var variants = new Option<string[]>("--variants") { Description = "Models to train: Crate ViT CrateMhsa CrateMlp CrateSoftThreshold [default: the first four].", AllowMultipleArgumentsPerToken = true };

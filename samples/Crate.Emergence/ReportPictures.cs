@@ -52,8 +52,8 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
         }
         rows.Add(pictures.Images.Select((_, i) => i == 0 ? ColourBar() : "").ToArray());
         labels.Add("colour: min → max");
-        return Grid(file, $"Penultimate layer: [CLS] attention (best head) and top-{measurement.Fraction:P0} mask; maps scaled per map, " +
-            "shown at the patch grid's resolution (nearest)", labels, pictures.Captions, rows);
+        return Grid(file, $"Penultimate layer: [CLS] attention (best head) and top-{measurement.Fraction:P0} mask; maps scaled min to max; nearest sampling, one block per patch",
+            labels, pictures.Captions, rows);
     }
 
     /// <summary>
@@ -79,8 +79,8 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
         }
         rows.Add(pictures.Images.Select((_, i) => i == 0 ? ColourBar() : "").ToArray());
         labels.Add("colour: min → max");
-        return Grid(file, $"[CLS] attention of every head of the penultimate layer (L) on {pictures.Images.Count} scenes in data order; " +
-            "each map scaled from its own minimum to its maximum, shown at the patch grid's resolution (nearest: each patch one block)", labels, pictures.Captions, rows);
+        return Grid(file, "[CLS] attention, every head of the penultimate layer (L); maps scaled min to max; nearest sampling, one block per patch",
+            labels, pictures.Captions, rows);
     }
 
     /// <summary>A colour-bar tile: the heatmaps' colours from a map's minimum (left) to its maximum (right), drawn by the heatmaps' own code.</summary>
