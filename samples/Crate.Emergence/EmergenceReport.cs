@@ -43,9 +43,10 @@ public static class EmergenceReport
             string? epochs = summaries.Any(s => s.Epochs.Count > 0) ? pictures.EpochCurves(summaries) : null;
             string attention = pictures.Attention(run.Showcase, run.Pictures);
             // Figure 7 shows CRATE's heads; ViT's beside them for the contrast (every model's when models were given).
-            var headModels = run.Showcase.Where(m => m.Name is "CRATE" or "ViT").ToList();
+            var headModels = run.Showcase.Where(m => m.Name is "CRATE" or "ViT" || m.Name.StartsWith("CRATE (", StringComparison.Ordinal)
+                || m.Name.StartsWith("ViT (", StringComparison.Ordinal)).ToList();
             if (headModels.Count == 0) headModels = [.. run.Showcase];
-            var heads = headModels.Select(m => pictures.Heads(m, run.Pictures, $"heads-{FileSafe(m.Name)}.png")).ToArray();
+            string[] heads = [pictures.Heads(headModels, run.Pictures)];
             string pca = pictures.Pca(run.Showcase, run.PcaImages);
             string maskCut = pictures.MaskCut(run.Showcase, run.Pictures);
             // The run's time includes the pictures.
@@ -63,6 +64,4 @@ public static class EmergenceReport
             pictures.DeleteTiles();
         }
     }
-
-    private static string FileSafe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
 }

@@ -55,18 +55,37 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         EvaluationData scenes = EvaluationData.Scenes(context, data with { Count = settings.EvaluationScenes, Seed = settings.SceneDataSeed });
         var evaluator = new LayerwiseEvaluator(context, scenes, settings.Measurement);
 
-        int perRun = recipe.Epochs + 1 + (settings.EvaluateEveryEpoch ? recipe.Epochs : 0);
-        progress.Planned(settings.Variants.Count * settings.Seeds.Count * perRun);
+        IReadOnlyList<CrateInitialization> initializations = settings.Initializations ?? [recipe.Initialization];
+        int perRun = recipe.Epochs + 1 + (settings.EvaluateEveryEpoch ? recipe.Epochs : 0) + (settings.MeasureUntrained ? 2 : 0);
+        progress.Planned(initializations.Count * settings.Variants.Count * settings.Seeds.Count * perRun);
         var results = new List<ModelResult>();
+        var untrained = new List<ModelResult>();
         var showcase = new List<ShowcaseModel>();
-        foreach (CrateVariant variant in settings.Variants)
-            foreach (int seed in settings.Seeds)
-            {
-                (ModelResult trained, CrateModel network) = TrainAndMeasure(settings, variant, seed, training, test, evaluator, modelDirectory);
-                results.Add(trained);
-                if (seed == settings.Seeds[0]) showcase.Add(new ShowcaseModel(trained.Model, network, trained.Layers));
-                else network.Dispose();
-            }
+        IDataView floorTraining = SceneDataset.LoadTrainingDataView(context, data with { Count = recipe.BatchSize, Seed = settings.TrainingDataSeed });
+        foreach (CrateInitialization initialization in initializations)
+        {
+            TrainingRecipe under = recipe with { Initialization = initialization };
+            // The untrained floor: the same network (variant, seed, initialisation) after one step at a learning rate of
+            // 1e-12 on one batch, measured the same way.
+            TrainingRecipe floorRecipe = under with { LearningRate = 1e-12, TrainingImages = recipe.BatchSize, Epochs = 1, WarmupEpochs = 0 };
+            foreach (CrateVariant variant in settings.Variants)
+                foreach (int seed in settings.Seeds)
+                {
+                    // Rows are named by their initialisation when the run compares several.
+                    string name = ModelNames.Of(variant) + (initializations.Count > 1 ? $" ({initialization})" : "");
+                    (ModelResult trained, CrateModel network) = TrainAndMeasure(settings, under, name, ModelRole.Trained, variant, seed, training, test, evaluator, modelDirectory);
+                    results.Add(trained);
+                    if (seed == settings.Seeds[0]) showcase.Add(new ShowcaseModel(trained.Model, network, trained.Layers));
+                    else network.Dispose();
+                    if (!settings.MeasureUntrained) continue;
+                    (ModelResult floor, CrateModel floorNetwork) = TrainAndMeasure(settings with { EvaluateEveryEpoch = false }, floorRecipe, name + " untrained",
+                        ModelRole.Untrained, variant, seed, floorTraining, test, evaluator, null);
+                    floorNetwork.Dispose();
+                    untrained.Add(floor);
+                }
+        }
+        results.AddRange(untrained);
+        if (showcase.Count > 0) results.AddRange(evaluator.Controls(showcase[0].Network.Architecture));
 
         // Appendix B.2 fits the PCA on images of one class: held-out images of the first class.
         var pcaOptions = data with { Count = settings.PictureImages * classes.Count, Seed = settings.TestDataSeed };
@@ -74,7 +93,9 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         PictureSet pcaImages = PictureSet.FromPixels(context, pcaSamples.Select(Pixels).ToArray(), pcaSamples.Select(s => s.Label).ToArray());
         PictureSet pictures = PictureSet.FirstOf(context, scenes.View, settings.PictureImages, i => $"scene {i + 1}");
 
-        var result = new ExperimentResult("Embedded scenes", scenes.Description, recipe.Describe(), Describe(settings.Measurement), scenes.ClassCount,
+        string recipeText = recipe.Describe() + (initializations.Count > 1
+            ? $"; every model under each of the initialisations {string.Join(", ", initializations)} (rows named by it)" : "");
+        var result = new ExperimentResult("Embedded scenes", scenes.Description, recipeText, Describe(settings.Measurement), scenes.ClassCount,
             1.0 / classes.Count, results, MachineInfo.Describe(), started, clock.Elapsed.TotalSeconds,
             (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds, loadStart, MachineInfo.LoadAverage());
         return new ExperimentRun(result, showcase, pictures, pcaImages);
@@ -101,22 +122,21 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
             IReadOnlyList<LayerResult> layers = evaluator.Evaluate(network, layer => progress.Stage(name, null, $"measured layer {layer + 1}"));
             CrateVariant variant = network.Architecture.Variant;
             var result = new ModelResult(name, ModelNames.Attention(variant), ModelNames.Nonlinearity(variant), null, null, null, null, 0, 0,
-                timer.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, layers, null);
+                timer.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, layers, null, ModelRole.Given);
             results.Add(result);
             showcase.Add(new ShowcaseModel(name, network, layers));
             progress.Advance();
         }
+        if (showcase.Count > 0) results.AddRange(evaluator.Controls(showcase[0].Network.Architecture));
         PictureSet pictures = PictureSet.FirstOf(context, data.View, pictureImages, i => $"image {i + 1}");
         var summary = new ExperimentResult(data.Title, data.Description, null, Describe(measurement), data.ClassCount, null, results, MachineInfo.Describe(),
             started, clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds, loadStart, MachineInfo.LoadAverage());
         return new ExperimentRun(summary, showcase, pictures, pictures);
     }
 
-    private (ModelResult Result, CrateModel Network) TrainAndMeasure(ExperimentSettings settings, CrateVariant variant, int seed, IDataView training,
-        IDataView test, LayerwiseEvaluator evaluator, string? modelDirectory)
+    private (ModelResult Result, CrateModel Network) TrainAndMeasure(ExperimentSettings settings, TrainingRecipe recipe, string name, ModelRole role,
+        CrateVariant variant, int seed, IDataView training, IDataView test, LayerwiseEvaluator evaluator, string? modelDirectory)
     {
-        string name = ModelNames.Of(variant);
-        TrainingRecipe recipe = settings.Recipe;
         string? checkpoints = settings.EvaluateEveryEpoch ? Directory.CreateTempSubdirectory($"crate-emergence-{name}-{seed}-").FullName : null;
         try
         {
@@ -161,9 +181,9 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
                 }
             }
             if (modelDirectory is not null)
-                Crate.Transforms.Checkpoints.CrateModelFile.Save(network, Path.Combine(Directory.CreateDirectory(modelDirectory).FullName, $"{name}-seed{seed}.safetensors"));
+                Crate.Transforms.Checkpoints.CrateModelFile.Save(network, Path.Combine(Directory.CreateDirectory(modelDirectory).FullName, $"{FileSafe(name)}-seed{seed}.safetensors"));
             var result = new ModelResult(name, ModelNames.Attention(variant), ModelNames.Nonlinearity(variant), seed, accuracy, lastLoss, lastAccuracy,
-                trainingSeconds, trainingCpuSeconds, timer.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, layers, epochs);
+                trainingSeconds, trainingCpuSeconds, timer.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, layers, epochs, role);
             progress.Note($"{name} seed {seed}: test accuracy {accuracy:P1} (training {lastAccuracy:P1}, loss {lastLoss:F3}) after {trainingSeconds:F0} s ({trainingCpuSeconds:F0} s CPU); " +
                 $"last layer eq. 13 mIoU {layers[^1].BestHeadMeanIoU:P1}, MaskCut box AP50 {layers[^1].Boxes.AP50:P1}");
             // The classifier frees the network it trained: keep a copy for the pictures.
@@ -174,6 +194,8 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
             if (checkpoints is not null) Directory.Delete(checkpoints, recursive: true);
         }
     }
+
+    private static string FileSafe(string name) => string.Concat(name.Where(c => c is not ('(' or ')')).Select(c => c == ' ' ? '-' : c));
 
     private double Accuracy(ITransformer classifier, IDataView keyedTest) =>
         context.MulticlassClassification.Evaluate(classifier.Transform(keyedTest)).MicroAccuracy;
@@ -205,7 +227,10 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         string rule = measurement.Rule == Crate.Transforms.Segmentation.MaskRule.TopFraction
             ? $"top {measurement.Fraction:P0} of each map's entries (Appendix B.3)"
             : $"the largest entries holding {measurement.Fraction:P0} of each map's mass (DINO)";
-        return $"attention masks: {rule}; MaskCut: n = {measurement.Cut.MaxObjects}, τ = {measurement.Cut.AffinityThreshold:G3}, no CRF, " +
+        string other = measurement.Rule == Crate.Transforms.Segmentation.MaskRule.TopFraction
+            ? $"the largest entries holding {measurement.Fraction:P0} of each map's mass (DINO)"
+            : $"top {measurement.Fraction:P0} of each map's entries (Appendix B.3)";
+        return $"attention masks: {rule}; beside it, the other rule: {other}; MaskCut: n = {measurement.Cut.MaxObjects}, τ = {measurement.Cut.AffinityThreshold:G3}, no CRF, " +
             $"class-agnostic COCO AP; network input {(measurement.InputSize is int s ? $"{s}×{s}" : "at each model's training size")}";
     }
 }

@@ -10,12 +10,20 @@ namespace Crate.Emergence;
 /// <summary>
 /// Measures one network layer by layer on an <see cref="EvaluationData"/>, through the library's read-outs and
 /// evaluators: per layer ℓ, CrateSegment (the [CLS] attention of ℓ thresholded per head and merged) scored by the
-/// paper's eq. 13–14, by the merged mask's IoU with all objects and by the VOC devkit's mIoU; and CrateMaskCut on ℓ's
-/// head features scored by class-agnostic COCO AP for boxes and masks.
+/// paper's eq. 13–14, by the merged mask's IoU with all objects and by the VOC devkit's mIoU (<see cref="MaskScorer"/>),
+/// under the measurement's thresholding rule and the other one, with the permutation control (the same masks against
+/// another image's truth); and CrateMaskCut on ℓ's head features scored by class-agnostic COCO AP for boxes and masks.
+/// The controls that ignore the image (<see cref="PositionControls"/>) are scored by the same scorer.
 /// </summary>
 public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, MeasurementSettings settings)
 {
-    private const string MergedMaskColumn = "MergedMask";
+    private MaskScorer? scorer;
+
+    /// <summary>The scorer of masks against the data's truth (read once, on first use).</summary>
+    public MaskScorer Scorer => scorer ??= new MaskScorer(context, MaskScorer.ReadTruth(context, data.View), data.ClassCount);
+
+    /// <summary>The rule the report sets beside the measurement's: DINO's for the paper's, and the reverse.</summary>
+    public MaskRule OtherRule => settings.Rule == MaskRule.TopFraction ? MaskRule.CumulativeMass : MaskRule.TopFraction;
 
     /// <summary>Every measured layer of <paramref name="network"/>; <paramref name="onLayer"/> is called after each.</summary>
     public IReadOnlyList<LayerResult> Evaluate(CrateNetworkSource network, Action<int>? onLayer = null)
@@ -31,6 +39,32 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
         return results;
     }
 
+    /// <summary>
+    /// The controls (<see cref="PositionControl"/>) as rows of the report: scored by the same evaluators under both
+    /// rules, with the permutation control, on the grid of <paramref name="architecture"/>; the same numbers at every
+    /// measured layer (they draw as flat lines on the layer chart), and no MaskCut.
+    /// </summary>
+    public IReadOnlyList<ModelResult> Controls(CrateArchitecture architecture)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        (int gridHeight, int gridWidth) = Grid(architecture);
+        var none = new CocoNumbers(double.NaN, double.NaN, double.NaN, double.NaN);
+        IReadOnlyList<int> layers = Layers(architecture);
+        var rows = new List<ModelResult>();
+        foreach (PositionControl control in Enum.GetValues<PositionControl>())
+        {
+            if (control == PositionControl.FittedMask && Scorer.Truth.Count < 2) continue;
+            (IReadOnlyList<GridMasks> masks, int heads) = PositionControls.Masks(control, settings.Rule, settings.Fraction, Scorer.Truth, data.ClassCount,
+                architecture.Heads, gridHeight, gridWidth);
+            (IReadOnlyList<GridMasks> otherMasks, int otherHeads) = PositionControls.Masks(control, OtherRule, settings.Fraction, Scorer.Truth, data.ClassCount,
+                architecture.Heads, gridHeight, gridWidth);
+            (AttentionScores own, AttentionScores other, AttentionScores permuted) = ScoreAll(masks, heads, otherMasks, otherHeads, gridHeight, gridWidth);
+            LayerResult[] perLayer = layers.Select(layer => Result(layer, own, other, permuted, none, none)).ToArray();
+            rows.Add(new ModelResult(PositionControls.Name(control), "control", "control", null, null, null, null, 0, 0, 0, 0, perLayer, null, ModelRole.Control));
+        }
+        return rows;
+    }
+
     /// <summary>The layers measured for <paramref name="architecture"/>: the settings' (checked), or all.</summary>
     public IReadOnlyList<int> Layers(CrateArchitecture architecture)
     {
@@ -42,35 +76,49 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
         return layers;
     }
 
+    private (int Height, int Width) Grid(CrateArchitecture architecture) =>
+        ((settings.InputSize ?? architecture.ImageHeight) / architecture.PatchSize, (settings.InputSize ?? architecture.ImageWidth) / architecture.PatchSize);
+
+    private (AttentionScores Own, AttentionScores Other, AttentionScores Permuted) ScoreAll(IReadOnlyList<GridMasks> masks, int heads,
+        IReadOnlyList<GridMasks> otherMasks, int otherHeads, int gridHeight, int gridWidth)
+    {
+        AttentionScores own = Scorer.Score(masks, heads, gridHeight, gridWidth);
+        AttentionScores other = Scorer.Score(otherMasks, otherHeads, gridHeight, gridWidth);
+        AttentionScores permuted = masks.Count < 2
+            ? new AttentionScores(double.NaN, double.NaN, double.NaN, [])
+            : Scorer.Score(masks, heads, gridHeight, gridWidth, MaskScorer.Shifted(masks.Count));
+        return (own, other, permuted);
+    }
+
+    private static LayerResult Result(int layer, AttentionScores own, AttentionScores other, AttentionScores permuted, CocoNumbers boxes, CocoNumbers masks) =>
+        new(layer, own.BestHeadMeanIoU, own.MergedMaskIoU, own.VocMeanIoU, boxes, masks, own.BestHeadCounts, other.BestHeadMeanIoU, other.MergedMaskIoU,
+            own.BestHeadMeanIoU - permuted.BestHeadMeanIoU, own.MergedMaskIoU - permuted.MergedMaskIoU);
+
+    /// <summary>
+    /// The layer's head masks and merged mask of every image under <paramref name="rule"/>: CrateSegment (the [CLS]
+    /// attention of the layer thresholded per head and merged) at grid resolution.
+    /// </summary>
+    private IReadOnlyList<GridMasks> Readout(CrateNetworkSource network, int layer, MaskRule rule)
+    {
+        var segment = new CrateSegmentOptions
+        {
+            Layer = layer, Rule = rule, Fraction = settings.Fraction, Resolution = MaskResolution.Grid,
+            ImageHeight = settings.InputSize, ImageWidth = settings.InputSize, BatchSize = settings.BatchSize, Device = settings.Device,
+        };
+        using var segmenter = context.Transforms.CrateSegment(network, segment).Fit(data.View);
+        return context.Data.CreateEnumerable<SegmentMasks>(segmenter.Transform(data.View), reuseRowObject: false)
+            .Select(r => new GridMasks(r.HeadMasks, r.Mask)).ToArray();
+    }
+
     private LayerResult EvaluateLayer(CrateNetworkSource network, CrateArchitecture architecture, int layer)
     {
         int side = settings.InputSize ?? architecture.ImageHeight;
         int sideWidth = settings.InputSize ?? architecture.ImageWidth;
-        int gridHeight = side / architecture.PatchSize, gridWidth = sideWidth / architecture.PatchSize;
+        (int gridHeight, int gridWidth) = Grid(architecture);
 
-        // Coarse segmentation from [CLS] attention (Appendix B.3): one network pass, kept in memory for the three scores.
-        var segment = new CrateSegmentOptions
-        {
-            Layer = layer, Rule = settings.Rule, Fraction = settings.Fraction, Resolution = MaskResolution.Grid,
-            ImageHeight = settings.InputSize, ImageWidth = settings.InputSize, BatchSize = settings.BatchSize, Device = settings.Device,
-        };
-        BestHeadSegmentationMetrics bestHead;
-        BestHeadSegmentationMetrics merged;
-        SemanticSegmentationMetrics voc;
-        using (var segmenter = context.Transforms.CrateSegment(network, segment).Fit(data.View))
-        {
-            IDataView scored = segmenter.Transform(data.View);
-            // The merged mask as a one-"head" stack [1, h, w], the shape the head-based evaluators read.
-            var mergedSchema = SchemaDefinition.Create(typeof(MergedMask));
-            mergedSchema[MergedMaskColumn].ColumnType = new VectorDataViewType(BooleanDataViewType.Instance, 1, gridHeight, gridWidth);
-            IDataView withMerged = context.Transforms.CustomMapping<SegmentMask, MergedMask>((input, output) => output.Merged = input.Mask, contractName: null,
-                outputSchemaDefinition: mergedSchema).Fit(scored).Transform(scored);
-            IDataView cached = context.Data.Cache(context.Transforms.DropColumns("Image").Fit(withMerged).Transform(withMerged));
-            var evaluation = new SegmentationEvaluationOptions { IgnoreLabel = EvaluationData.IgnoreLabel, SkipImagesWithoutClasses = true };
-            bestHead = context.MulticlassClassification.EvaluateBestHeadSegmentation(cached, data.ClassCount, "ClassMap", "HeadMasks", evaluation);
-            merged = context.MulticlassClassification.EvaluateForegroundJaccard(cached, 2, "Foreground", MergedMaskColumn, evaluation);
-            voc = context.MulticlassClassification.EvaluateSegmentation(cached, 2, "Foreground", "PredictedMask", evaluation);
-        }
+        // Coarse segmentation from [CLS] attention (Appendix B.3) under both rules, and the permutation control.
+        (AttentionScores own, AttentionScores other, AttentionScores permuted) = ScoreAll(Readout(network, layer, settings.Rule), architecture.Heads,
+            Readout(network, layer, OtherRule), architecture.Heads, gridHeight, gridWidth);
 
         // MaskCut on the layer's head features (Appendix B.4), every image's objects as class-agnostic detections.
         var cut = new CrateMaskCutOptions
@@ -91,19 +139,14 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
         var agnostic = new CocoEvaluationOptions { ClassAgnostic = true };
         CocoMetrics boxes = CocoEvaluation.Evaluate(data.Truth, detections, CocoIouType.BoundingBox, agnostic);
         CocoMetrics masks = CocoEvaluation.Evaluate(data.Truth, detections, CocoIouType.Segmentation, agnostic);
-        return new LayerResult(layer, bestHead.MeanIntersectionOverUnion, merged.MeanIntersectionOverUnion, voc.PresentClassesMeanIntersectionOverUnion,
-            CocoNumbers.From(boxes), CocoNumbers.From(masks), bestHead.BestHeadCounts[^1]);
+        return Result(layer, own, other, permuted, CocoNumbers.From(boxes), CocoNumbers.From(masks));
     }
 
-    private sealed class SegmentMask
+    private sealed class SegmentMasks
     {
         [ColumnName("PredictedMask")]
         public bool[] Mask { get; set; } = [];
-    }
 
-    private sealed class MergedMask
-    {
-        [ColumnName(MergedMaskColumn)]
-        public bool[] Merged { get; set; } = [];
+        public bool[] HeadMasks { get; set; } = [];
     }
 }

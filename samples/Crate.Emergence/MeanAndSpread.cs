@@ -22,17 +22,6 @@ public sealed record MeanAndSpread(double Mean, double StandardDeviation, int Co
         return new MeanAndSpread(mean, spread, finite.Length);
     }
 
-    /// <summary>
-    /// Whether this is above <paramref name="other"/> beyond the seeds' spread: the lower end of this mean ± s lies
-    /// above the upper end of the other's (the rule the report applies to the paper's orderings; with one seed each it
-    /// only compares the means).
-    /// </summary>
-    public bool IsAboveBeyondSpread(MeanAndSpread other)
-    {
-        ArgumentNullException.ThrowIfNull(other);
-        return Count > 0 && other.Count > 0 && Mean - StandardDeviation > other.Mean + other.StandardDeviation;
-    }
-
     /// <summary>"12.3 ± 0.4" in percent (values are fractions), or "12.3" for one value, "–" for none.</summary>
     public string ToPercent(int decimals = 1)
     {

@@ -29,6 +29,18 @@ public enum Metric
 
     /// <summary>MaskCut masks, AP at 0.75.</summary>
     MaskAP75,
+
+    /// <summary>eq. 13–14 under the other thresholding rule.</summary>
+    BestHeadMeanIoUOtherRule,
+
+    /// <summary>The merged mask's IoU under the other thresholding rule.</summary>
+    MergedMaskIoUOtherRule,
+
+    /// <summary>The permutation control of eq. 13–14: own truth minus another scene's.</summary>
+    BestHeadPermutationGap,
+
+    /// <summary>The permutation control of the merged mask's IoU.</summary>
+    MergedMaskPermutationGap,
 }
 
 /// <summary>Reading and naming <see cref="Metric"/>s.</summary>
@@ -39,7 +51,14 @@ public static class Metrics
 
     /// <summary>The panels of the layer and epoch charts.</summary>
     public static IReadOnlyList<Metric> Plotted { get; } =
-        [Metric.BestHeadMeanIoU, Metric.MergedMaskIoU, Metric.VocMeanIoU, Metric.BoxAP50, Metric.BoxAP, Metric.MaskAP];
+    [
+        Metric.BestHeadMeanIoU, Metric.BestHeadMeanIoUOtherRule, Metric.BestHeadPermutationGap,
+        Metric.MergedMaskIoU, Metric.MergedMaskIoUOtherRule, Metric.MergedMaskPermutationGap,
+        Metric.VocMeanIoU, Metric.BoxAP50, Metric.BoxAP,
+    ];
+
+    /// <summary>Whether <paramref name="metric"/> is a difference of two scores (in [−1, 1]) rather than a score (in [0, 1]).</summary>
+    public static bool IsDifference(Metric metric) => metric is Metric.BestHeadPermutationGap or Metric.MergedMaskPermutationGap;
 
     /// <summary>The value of <paramref name="metric"/> in <paramref name="layer"/>.</summary>
     public static double Value(LayerResult layer, Metric metric)
@@ -56,6 +75,10 @@ public static class Metrics
             Metric.MaskAP => layer.Masks.AP,
             Metric.MaskAP50 => layer.Masks.AP50,
             Metric.MaskAP75 => layer.Masks.AP75,
+            Metric.BestHeadMeanIoUOtherRule => layer.OtherRuleBestHeadMeanIoU,
+            Metric.MergedMaskIoUOtherRule => layer.OtherRuleMergedMaskIoU,
+            Metric.BestHeadPermutationGap => layer.BestHeadPermutationGap,
+            Metric.MergedMaskPermutationGap => layer.MergedMaskPermutationGap,
             _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, null),
         };
     }
@@ -72,6 +95,10 @@ public static class Metrics
         Metric.MaskAP => "MaskCut segmentation AP",
         Metric.MaskAP50 => "MaskCut segmentation AP50",
         Metric.MaskAP75 => "MaskCut segmentation AP75",
+        Metric.BestHeadMeanIoUOtherRule => "Attention mIoU, best head (eq. 13-14), other rule",
+        Metric.MergedMaskIoUOtherRule => "Merged mask IoU, other rule",
+        Metric.BestHeadPermutationGap => "eq. 13-14, own truth minus another scene's",
+        Metric.MergedMaskPermutationGap => "Merged mask IoU, own truth minus another scene's",
         _ => metric.ToString(),
     };
 }
@@ -97,11 +124,15 @@ public sealed record EpochSummary(int Epoch, MeanAndSpread Accuracy, IReadOnlyDi
 /// <param name="TrainingLoss">Last-epoch training loss (not a fraction: its mean is the loss itself).</param>
 /// <param name="Layers">Per measured layer.</param>
 /// <param name="Epochs">Per epoch, when measured.</param>
+/// <param name="Role">What the row is.</param>
 public sealed record ModelSummary(string Model, string Attention, string Nonlinearity, int Runs, MeanAndSpread TestAccuracy, MeanAndSpread TrainingAccuracy,
-    MeanAndSpread TrainingLoss, IReadOnlyList<LayerSummary> Layers, IReadOnlyList<EpochSummary> Epochs)
+    MeanAndSpread TrainingLoss, IReadOnlyList<LayerSummary> Layers, IReadOnlyList<EpochSummary> Epochs, ModelRole Role)
 {
     /// <summary>The last measured layer.</summary>
     public LayerSummary LastLayer => Layers[^1];
+
+    /// <summary>The layer of the primary metric: the penultimate measured layer (the last when only one was measured).</summary>
+    public LayerSummary PrimaryLayer => Layers.Count >= 2 ? Layers[^2] : Layers[^1];
 
     /// <summary>Groups <paramref name="results"/> by model (in first-seen order) and summarises each over its seeds.</summary>
     public static IReadOnlyList<ModelSummary> Summarise(IReadOnlyList<ModelResult> results)
@@ -126,7 +157,7 @@ public sealed record ModelSummary(string Model, string Attention, string Nonline
                 MeanAndSpread.Of(runs.Where(r => r.TestAccuracy is not null).Select(r => r.TestAccuracy!.Value)),
                 MeanAndSpread.Of(runs.Where(r => r.FinalTrainingAccuracy is not null).Select(r => r.FinalTrainingAccuracy!.Value)),
                 MeanAndSpread.Of(runs.Where(r => r.FinalTrainingLoss is not null).Select(r => r.FinalTrainingLoss!.Value)),
-                layerSummaries, epochs);
+                layerSummaries, epochs, runs[0].Role);
         }).ToArray();
     }
 

@@ -10,7 +10,7 @@ using Crate.Transforms;
 using Crate.Transforms.Segmentation;
 using Spectre.Console;
 
-var quick = new Option<bool>("--quick") { Description = "A small run (under 3 minutes on 2 CPU cores): 2 seeds, 31 training steps, fewer images. Checks the wiring, not the science." };
+var quick = new Option<bool>("--quick") { Description = "A small run: 2 seeds, 31 training steps, fewer images. Checks the wiring, not the science." };
 var output = new Option<DirectoryInfo>("--output", "-o") { Description = "The report folder.", DefaultValueFactory = _ => new DirectoryInfo("crate-emergence-report") };
 var seeds = new Option<int[]>("--seeds") { Description = "Training seeds [default: 0 1 2; --quick: 0 1].", AllowMultipleArgumentsPerToken = true };
 var variants = new Option<string[]>("--variants") { Description = "Models to train: Crate ViT CrateMhsa CrateMlp CrateSoftThreshold [default: the first four].", AllowMultipleArgumentsPerToken = true };
@@ -30,11 +30,11 @@ var imageSize = new Option<int?>("--image-size") { Description = "Side of the em
 var radius = new Option<double[]>("--radius") { Description = "Object radius range in pixels, LOW HIGH [default: 10 18].", AllowMultipleArgumentsPerToken = true };
 var shapes = new Option<Crate.Trainers.Data.ShapeFamily[]>("--shapes") { Description = "Object outlines [default: Disc Square Triangle Cross].", AllowMultipleArgumentsPerToken = true };
 var textures = new Option<Crate.Trainers.Data.ShapeTexture[]>("--textures") { Description = "Object textures [default: Stripes Dots]; classes are outline × texture.", AllowMultipleArgumentsPerToken = true };
-var initialization = new Option<CrateInitialization?>("--initialization") { Description = "Orthogonal or Reference (PyTorch's defaults, the authors' code) [default: Orthogonal]." };
+var initialization = new Option<CrateInitialization[]>("--initialization") { Description = "Orthogonal, OrthogonalAllBlocks (also ViT's attention and MLP matrices orthogonal) or Reference (PyTorch's defaults, the authors' code); several train every model under each [default: Orthogonal].", AllowMultipleArgumentsPerToken = true };
 var crops = new Option<bool>("--crops") { Description = "RandomResizedCrop (scale ≥ 0.35) on training images [default: off]." };
 var testImages = new Option<int?>("--test-images") { Description = "Held-out images for accuracy [default: 600; --quick: 200]." };
 var scenes = new Option<int?>("--scenes") { Description = "Evaluation scenes [default: 200; --quick: 40]." };
-var pictures = new Option<int?>("--pictures") { Description = "Images per picture [default: 6; --quick: 4]." };
+var pictures = new Option<int?>("--pictures") { Description = "Images per picture, the first of the evaluation data in order [default: 8; --quick: 4]." };
 var rule = new Option<MaskRule>("--rule") { Description = "How attention maps are thresholded: TopFraction (the paper's) or CumulativeMass (DINO's).", DefaultValueFactory = _ => MaskRule.TopFraction };
 var fraction = new Option<double>("--fraction") { Description = "P of the thresholding rule.", DefaultValueFactory = _ => 0.6 };
 var device = new Option<ComputeDevice>("--device") { Description = "Cpu, Cuda or Auto.", DefaultValueFactory = _ => ComputeDevice.Auto };
@@ -124,7 +124,7 @@ int Execute(ParseResult parsed)
             Heads = parsed.GetValue(heads) ?? recipe.Heads,
             PatchSize = parsed.GetValue(patch) ?? recipe.PatchSize,
             RandomResizedCrop = parsed.GetValue(crops) || recipe.RandomResizedCrop,
-            Initialization = parsed.GetValue(initialization) ?? recipe.Initialization,
+            Initialization = parsed.GetValue(initialization) is { Length: > 0 } inits ? inits[0] : recipe.Initialization,
         };
         recipe = recipe with { HeadDim = recipe.EmbeddingDim / recipe.Heads };
         int side = parsed.GetValue(imageSize) ?? settings.Data.ImageHeight;
@@ -138,6 +138,7 @@ int Execute(ParseResult parsed)
         {
             Recipe = recipe,
             Seeds = parsed.GetValue(seeds) is { Length: > 0 } s ? s : settings.Seeds,
+            Initializations = parsed.GetValue(initialization) is { Length: > 1 } several ? several.Distinct().ToArray() : null,
             Variants = parsed.GetValue(variants) is { Length: > 0 } v
                 ? v.Select(name => Enum.Parse<Crate.Transforms.Network.CrateVariant>(name, ignoreCase: true)).ToArray() : settings.Variants,
             Data = sceneData,
@@ -151,7 +152,8 @@ int Execute(ParseResult parsed)
         result = Run(parsed.GetValue(plain), p => EmergenceReport.Embedded(settings, directory, p, commandLine));
     }
     Console.WriteLine($"Report: {Path.Combine(directory, ReportWriter.ReportFile)} ({result.WallSeconds / 60:F1} min wall, {result.CpuSeconds / 60:F1} min CPU)");
-    foreach (string line in ReportWriter.Orderings(ModelSummary.Summarise(result.Models), result.ChanceAccuracy)) Console.WriteLine("- " + line.Replace("**", ""));
+    foreach (string line in ReportWriter.Orderings(ModelSummary.Summarise(result.Models), result.ChanceAccuracy))
+        Console.WriteLine((line.StartsWith("  - ", StringComparison.Ordinal) ? "" : "- ") + line.Replace("**", ""));
     return 0;
 }
 

@@ -50,25 +50,46 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
             rows.Add(pictures.Images.Select((image, i) => Tile(SegmentationPictures.MaskOverlay(image, masks[i], type.Dimensions[0], type.Dimensions[1], 0.45f, Scale(image)))).ToArray());
             labels.Add($"{model.Name} mask");
         }
-        return Grid(file, $"Penultimate layer: [CLS] attention (best head) and top-{measurement.Fraction:P0} mask",
+        rows.Add(pictures.Images.Select((_, i) => i == 0 ? ColourBar() : "").ToArray());
+        labels.Add("colour: min → max");
+        return Grid(file, $"Penultimate layer: [CLS] attention (best head) and top-{measurement.Fraction:P0} mask; maps scaled min to max; nearest sampling, one block per patch",
             labels, pictures.Captions, rows);
     }
 
-    /// <summary>Figure 7: every head of one model's penultimate layer across the same images (rows: heads).</summary>
-    public string Heads(ShowcaseModel model, PictureSet pictures, string file)
+    /// <summary>
+    /// Figure 7: every head of each model's penultimate layer across the same images (rows: model, layer and head), the
+    /// models one under the other (CRATE beside ViT), and a colour bar.
+    /// </summary>
+    public string Heads(IReadOnlyList<ShowcaseModel> models, PictureSet pictures, string file = "heads.png")
     {
-        int layer = Penultimate(model.Network.Architecture), heads = model.Network.Architecture.Heads;
-        (float[][] maps, int gridHeight, int gridWidth) = AttentionMaps(model.Network, pictures, layer, null);
-        int cells = gridHeight * gridWidth;
+        ArgumentNullException.ThrowIfNull(models);
         var rows = new List<IReadOnlyList<string>> { pictures.Images.Select(i => Tile(SegmentationPictures.MaskOverlay(i, new bool[1], 1, 1, opacity: 0, Scale(i)))).ToArray() };
         var labels = new List<string> { "image" };
-        for (int k = 0; k < heads; k++)
+        foreach (ShowcaseModel model in models)
         {
-            rows.Add(pictures.Images.Select((image, i) =>
-                Tile(SegmentationPictures.Heatmap(image, maps[i].AsSpan(k * cells, cells), gridHeight, gridWidth, 0.65f, Scale(image)))).ToArray());
-            labels.Add($"head {k + 1}");
+            int layer = Penultimate(model.Network.Architecture), heads = model.Network.Architecture.Heads;
+            (float[][] maps, int gridHeight, int gridWidth) = AttentionMaps(model.Network, pictures, layer, null);
+            int cells = gridHeight * gridWidth;
+            for (int k = 0; k < heads; k++)
+            {
+                rows.Add(pictures.Images.Select((image, i) =>
+                    Tile(SegmentationPictures.Heatmap(image, maps[i].AsSpan(k * cells, cells), gridHeight, gridWidth, 0.65f, Scale(image)))).ToArray());
+                labels.Add($"{model.Name} L{layer + 1} head {k + 1}");
+            }
         }
-        return Grid(file, $"{model.Name}: every head of layer {layer + 1} of {model.Network.Architecture.Depth} on the same images", labels, pictures.Captions, rows);
+        rows.Add(pictures.Images.Select((_, i) => i == 0 ? ColourBar() : "").ToArray());
+        labels.Add("colour: min → max");
+        return Grid(file, "[CLS] attention, every head of the penultimate layer (L); maps scaled min to max; nearest sampling, one block per patch",
+            labels, pictures.Captions, rows);
+    }
+
+    /// <summary>A colour-bar tile: the heatmaps' colours from a map's minimum (left) to its maximum (right), drawn by the heatmaps' own code.</summary>
+    private string ColourBar()
+    {
+        const int steps = 64;
+        var blank = new ImagePixels(TileSize, TileSize, new float[3 * TileSize * TileSize]);
+        float[] ramp = Enumerable.Range(0, steps).Select(i => (float)i / (steps - 1)).ToArray();
+        return Tile(SegmentationPictures.Heatmap(blank, ramp, 1, steps, opacity: 1f));
     }
 
     /// <summary>Figure 3: PCA of the penultimate layer's head features (Appendix B.2), fitted per model on images of one class.</summary>
@@ -139,7 +160,7 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
                 var values = points(m);
                 return new LineSeries(m.Model, values.Select(v => (double)v.X).ToArray(), values.Select(v => 100 * v.Metrics[metric].Mean).ToArray(),
                     values.Select(v => double.IsFinite(v.Metrics[metric].StandardDeviation) ? 100 * v.Metrics[metric].StandardDeviation : 0).ToArray());
-            }).ToArray();
+            }).Where(s => s.Y.Any(double.IsFinite)).ToArray(); // controls have no MaskCut, and only trained models have epochs
             int[] ticks = series.SelectMany(s => s.X).Distinct().Order().Select(x => (int)x).ToArray();
             panels.Add(new LinePanel(Metrics.Title(metric), xLabel, "%", ticks, series));
         }

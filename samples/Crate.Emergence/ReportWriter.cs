@@ -16,7 +16,7 @@ public sealed record ReportFigures(string Layers, string? Epochs, string Attenti
 
 /// <summary>
 /// Writes report.md (tables shaped like the paper's Table 1 and Table 2, layer-wise and epoch-wise tables, the pictures,
-/// and the paper's orderings checked against the seeds' spread) and results.json (every number of every seed).
+/// the controls and both thresholds, and the verdicts by Welch tests under Holm's correction) and results.json (every number of every seed).
 /// </summary>
 public static class ReportWriter
 {
@@ -74,7 +74,7 @@ public static class ReportWriter
             md.AppendLine($"Chance is {Percent(result.ChanceAccuracy ?? double.NaN)} %. Segmentation numbers of a model near chance mean little.").AppendLine();
             md.AppendLine("| Model | Attention | Nonlinearity | test accuracy | training accuracy (last epoch) | training loss (last epoch) | training wall / CPU s | measuring wall / CPU s |");
             md.AppendLine("|---|---|---|---|---|---|---|---|");
-            foreach (ModelSummary m in models)
+            foreach (ModelSummary m in models.Where(m => m.Role != ModelRole.Control))
             {
                 ModelResult[] runs = result.Models.Where(r => r.Model == m.Model).ToArray();
                 md.AppendLine($"| {m.Model} | {m.Attention} | {m.Nonlinearity} | {m.TestAccuracy.ToPercent()} | {m.TrainingAccuracy.ToPercent()} | " +
@@ -94,10 +94,10 @@ public static class ReportWriter
         md.AppendLine("Class-agnostic COCO AP of MaskCut's boxes (detection) and masks (segmentation), as the paper's Table 1.").AppendLine();
         md.AppendLine("| Model | Train | Detection AP50 | AP75 | AP | Segmentation AP50 | AP75 | AP |");
         md.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (ModelSummary m in models)
+        foreach (ModelSummary m in models.Where(m => m.Role != ModelRole.Control))
         {
             var l = m.LastLayer.Metrics;
-            md.AppendLine($"| {m.Model} | {(trained ? "Supervised" : "given")} | {l[Metric.BoxAP50].ToPercent()} | {l[Metric.BoxAP75].ToPercent()} | {l[Metric.BoxAP].ToPercent()} | " +
+            md.AppendLine($"| {m.Model} | {(m.Role == ModelRole.Untrained ? "none" : trained ? "Supervised" : "given")} | {l[Metric.BoxAP50].ToPercent()} | {l[Metric.BoxAP75].ToPercent()} | {l[Metric.BoxAP].ToPercent()} | " +
                 $"{l[Metric.MaskAP50].ToPercent()} | {l[Metric.MaskAP75].ToPercent()} | {l[Metric.MaskAP].ToPercent()} |");
         }
         md.AppendLine();
@@ -112,6 +112,24 @@ public static class ReportWriter
             var l = m.LastLayer.Metrics;
             md.AppendLine($"| {m.Model} | {m.Attention} | {m.Nonlinearity} | {l[Metric.BoxAP50].ToPercent()} | {l[Metric.BoxAP75].ToPercent()} | {l[Metric.BoxAP].ToPercent()} | " +
                 $"{l[Metric.BestHeadMeanIoU].ToPercent()} | {l[Metric.MergedMaskIoU].ToPercent()} | {l[Metric.VocMeanIoU].ToPercent()} |");
+        }
+        md.AppendLine();
+
+        string primaryLayer = models.Select(m => m.PrimaryLayer.Layer).Distinct().Count() == 1 ? $"layer {models[0].PrimaryLayer.Layer + 1}" : "each model's penultimate";
+        md.AppendLine($"## Controls and both thresholds (primary layer: {primaryLayer})").AppendLine();
+        md.AppendLine("The primary metric is eq. 13–14 at the penultimate layer under the measurement's rule. Beside each model: its untrained floor " +
+            "(the same variant and seed at its initialisation); masks that ignore the image, scored by the same evaluators under the same rule " +
+            "(random: each head's map uniform noise; central: a Gaussian bump at the grid's centre, σ a quarter of the grid; fitted: the mean object " +
+            "share of each cell over the other half of the images; oracle: the best mask the rule allows for each image and class, the ceiling); " +
+            "the other thresholding rule; and the permutation control, the score against the image's own truth minus against another scene's " +
+            "(image i's masks against image i + 1's truth; near 0 for a mask that ignores the image).").AppendLine();
+        md.AppendLine("| Model | eq. 13-14 | eq. 13-14, other rule | merged mask IoU | merged mask IoU, other rule | eq. 13-14 own − other scene's | merged IoU own − other scene's |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (ModelSummary m in models)
+        {
+            var l = m.PrimaryLayer.Metrics;
+            md.AppendLine($"| {m.Model} | {l[Metric.BestHeadMeanIoU].ToPercent()} | {l[Metric.BestHeadMeanIoUOtherRule].ToPercent()} | {l[Metric.MergedMaskIoU].ToPercent()} | " +
+                $"{l[Metric.MergedMaskIoUOtherRule].ToPercent()} | {l[Metric.BestHeadPermutationGap].ToPercent()} | {l[Metric.MergedMaskPermutationGap].ToPercent()} |");
         }
         md.AppendLine();
 
@@ -153,53 +171,128 @@ public static class ReportWriter
         md.AppendLine($"![MaskCut]({figures.MaskCut})").AppendLine();
 
         md.AppendLine("## The paper's orderings, checked").AppendLine();
-        foreach (string line in Orderings(models, result.ChanceAccuracy)) md.AppendLine($"- {line}");
+        foreach (string line in Orderings(models, result.ChanceAccuracy)) md.AppendLine(line.StartsWith("  - ", StringComparison.Ordinal) ? line : $"- {line}");
         return md.ToString();
     }
 
+    /// <summary>Significance level of every verdict, after Holm's correction over the report's whole family of tests.</summary>
+    public const double Alpha = 0.05;
+
+    /// <summary>One Welch test the report makes: <paramref name="Higher"/> against <paramref name="Lower"/> on a metric at a layer.</summary>
+    /// <param name="Higher">The row claimed higher.</param>
+    /// <param name="Lower">The row it is compared with.</param>
+    /// <param name="Metric">The metric.</param>
+    /// <param name="Layer">The layer (0-based).</param>
+    /// <param name="X">The higher row's seeds.</param>
+    /// <param name="Y">The other row's seeds.</param>
+    /// <param name="Test">Welch's test of X against Y.</param>
+    public sealed record Comparison(string Higher, string Lower, Metric Metric, int Layer, MeanAndSpread X, MeanAndSpread Y, WelchTest Test)
+    {
+        /// <summary>Holm-adjusted p over the family.</summary>
+        public double AdjustedP { get; set; } = double.NaN;
+
+        /// <summary>X above Y with Holm-adjusted p below <see cref="Alpha"/>.</summary>
+        public bool Significant => X.Mean > Y.Mean && AdjustedP < Alpha;
+
+        /// <summary>One line with the numbers.</summary>
+        public string Describe() =>
+            $"{Higher} {X.ToPercent()} against {Lower} {Y.ToPercent()} ({Metrics.Title(Metric)}, layer {Layer + 1}): Welch p = {P(Test.P)}, Holm-adjusted p = {P(AdjustedP)}";
+    }
+
     /// <summary>
-    /// The paper's claims at this scale, each as "holds / does not hold" with the numbers: CRATE above ViT in attention
-    /// mIoU and MaskCut AP beyond the seeds' spread; MSSA variants above MHSA ones; segmentation improving with depth;
-    /// and which models are too close to chance for their numbers to mean much.
+    /// Every comparison the report makes, each a Welch test, with Holm's correction over all of them: per trained model,
+    /// against its untrained floor (eq. 13–14 and the merged mask at the primary layer, MaskCut AP50 at the last) and
+    /// against the fitted position-only control (the two attention metrics); CRATE against ViT on the same three;
+    /// every MSSA model against every MHSA one, and every trained model's first layer against its primary layer, on
+    /// the primary metric.
+    /// </summary>
+    public static IReadOnlyList<Comparison> Comparisons(IReadOnlyList<ModelSummary> models)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        var tests = new List<Comparison>();
+        ModelSummary? control = models.FirstOrDefault(m => m.Model == PositionControls.Name(PositionControl.FittedMask));
+        ModelSummary[] trained = models.Where(m => m.Role is ModelRole.Trained or ModelRole.Given).ToArray();
+        foreach (ModelSummary m in trained)
+            foreach (Metric metric in Secondary)
+            {
+                if (Floor(models, m) is ModelSummary floor) tests.Add(Compare(m, floor, metric));
+                if (control is not null && metric != Metric.BoxAP50) tests.Add(Compare(m, control, metric));
+            }
+        // Models are compared within one initialisation (the suffix of their row name when a run has several).
+        foreach (ModelSummary crate in trained.Where(m => m.Model == "CRATE" + Initialisation(m)))
+            if (trained.FirstOrDefault(m => m.Model == "ViT" + Initialisation(crate)) is ModelSummary vit)
+                foreach (Metric metric in Secondary) tests.Add(Compare(crate, vit, metric));
+        foreach (ModelSummary a in trained.Where(m => m.Attention == "MSSA"))
+            foreach (ModelSummary b in trained.Where(m => m.Attention == "MHSA" && Initialisation(m) == Initialisation(a)))
+                if (!tests.Any(t => t.Higher == a.Model && t.Lower == b.Model && t.Metric == Metric.BestHeadMeanIoU)) // CRATE–ViT is already in
+                    tests.Add(Compare(a, b, Metric.BestHeadMeanIoU));
+        foreach (ModelSummary m in trained.Where(m => m.Layers.Count > 2))
+            tests.Add(new Comparison($"{m.Model} layer {m.PrimaryLayer.Layer + 1}", $"layer {m.Layers[0].Layer + 1}", Metric.BestHeadMeanIoU, m.PrimaryLayer.Layer,
+                m.PrimaryLayer.Metrics[Metric.BestHeadMeanIoU], m.Layers[0].Metrics[Metric.BestHeadMeanIoU],
+                WelchTest.Of(m.PrimaryLayer.Metrics[Metric.BestHeadMeanIoU], m.Layers[0].Metrics[Metric.BestHeadMeanIoU])));
+        double[] adjusted = HolmCorrection.Adjust(tests.Select(t => t.Test.P).ToArray());
+        for (int i = 0; i < tests.Count; i++) tests[i].AdjustedP = adjusted[i];
+        return tests;
+    }
+
+    /// <summary>The metrics compared between rows: the primary metric (eq. 13–14) and the merged mask at the primary layer, MaskCut's AP50 at the last.</summary>
+    private static readonly Metric[] Secondary = [Metric.BestHeadMeanIoU, Metric.MergedMaskIoU, Metric.BoxAP50];
+
+    private static string Initialisation(ModelSummary model) => model.Model.IndexOf(" (", StringComparison.Ordinal) is var i and >= 0 ? model.Model[i..] : "";
+
+    private static ModelSummary? Floor(IReadOnlyList<ModelSummary> models, ModelSummary model) =>
+        models.FirstOrDefault(u => u.Role == ModelRole.Untrained && u.Model == model.Model + " untrained");
+
+    private static Comparison Compare(ModelSummary a, ModelSummary b, Metric metric)
+    {
+        LayerSummary layerA = metric == Metric.BoxAP50 ? a.LastLayer : a.PrimaryLayer;
+        LayerSummary? layerB = b.Layers.FirstOrDefault(l => l.Layer == layerA.Layer) ?? (metric == Metric.BoxAP50 ? b.LastLayer : b.PrimaryLayer);
+        MeanAndSpread x = layerA.Metrics[metric], y = layerB.Metrics[metric];
+        return new Comparison(a.Model, b.Model, metric, layerA.Layer, x, y, WelchTest.Of(x, y));
+    }
+
+    /// <summary>
+    /// The verdicts: a model "shows emergence" on a metric when it beats both its untrained floor and the fitted
+    /// position-only control (MaskCut: its floor) with Holm-adjusted Welch p &lt; 0.05; an ordering of the paper (CRATE
+    /// above ViT, MSSA above MHSA, deeper above shallower) "holds" when its own test passes the same way <em>and</em>
+    /// the higher model shows emergence on that metric. Then every test with its raw and adjusted p.
     /// </summary>
     public static IReadOnlyList<string> Orderings(IReadOnlyList<ModelSummary> models, double? chance)
     {
         ArgumentNullException.ThrowIfNull(models);
         var lines = new List<string>();
         if (chance is double c)
-            foreach (ModelSummary m in models.Where(m => m.TestAccuracy.Count > 0 && m.TestAccuracy.Mean < 2 * c))
+            foreach (ModelSummary m in models.Where(m => m.Role == ModelRole.Trained && m.TestAccuracy.Count > 0 && m.TestAccuracy.Mean < 2 * c))
                 lines.Add($"**{m.Model} is barely trained**: test accuracy {m.TestAccuracy.ToPercent()} % against {Percent(c)} % chance; its segmentation numbers measure an untrained network.");
-        ModelSummary? crate = models.FirstOrDefault(m => m.Model == "CRATE"), vit = models.FirstOrDefault(m => m.Model == "ViT");
-        Metric[] compared = [Metric.BestHeadMeanIoU, Metric.MergedMaskIoU, Metric.VocMeanIoU, Metric.BoxAP50, Metric.BoxAP, Metric.MaskAP50, Metric.MaskAP];
-        if (crate is not null && vit is not null)
-            foreach (Metric metric in compared)
-                lines.Add(Compare(metric, crate, vit));
-        ModelSummary[] mssa = models.Where(m => m.Attention == "MSSA").ToArray(), mhsa = models.Where(m => m.Attention == "MHSA").ToArray();
-        if (mssa.Length > 0 && mhsa.Length > 0)
-            foreach (Metric metric in new[] { Metric.BestHeadMeanIoU, Metric.BoxAP50 })
+        IReadOnlyList<Comparison> tests = Comparisons(models);
+        ModelSummary? control = models.FirstOrDefault(m => m.Model == PositionControls.Name(PositionControl.FittedMask));
+        bool Emerges(string model, Metric metric)
+        {
+            Comparison? floor = tests.FirstOrDefault(t => t.Higher == model && t.Lower == model + " untrained" && t.Metric == metric);
+            Comparison? position = tests.FirstOrDefault(t => t.Higher == model && t.Lower == control?.Model && t.Metric == metric);
+            return floor is { Significant: true } && (metric == Metric.BoxAP50 || position is { Significant: true });
+        }
+        string Verdict(bool holds) => holds ? "**holds**" : "**does not hold**";
+        if (models.FirstOrDefault(m => m.Role is ModelRole.Trained or ModelRole.Given) is ModelSummary first)
+            lines.Add($"Primary metric: {Metrics.Title(Metric.BestHeadMeanIoU)} at layer {first.PrimaryLayer.Layer + 1} (the penultimate), under the measurement's rule. " +
+                $"{tests.Count} Welch tests in the family; a verdict needs Holm-adjusted p < {Alpha} (and, for an ordering, the higher model's emergence).");
+        foreach (ModelSummary m in models.Where(m => m.Role is ModelRole.Trained or ModelRole.Given))
+            foreach (Metric metric in Secondary)
             {
-                bool holds = mssa.All(a => mhsa.All(b => a.LastLayer.Metrics[metric].IsAboveBeyondSpread(b.LastLayer.Metrics[metric])));
-                lines.Add($"MSSA variants ({string.Join(", ", mssa.Select(m => $"{m.Model} {m.LastLayer.Metrics[metric].ToPercent()}"))}) above MHSA ones " +
-                    $"({string.Join(", ", mhsa.Select(m => $"{m.Model} {m.LastLayer.Metrics[metric].ToPercent()}"))}) in {Metrics.Title(metric)}: " +
-                    (holds ? "**holds** beyond the spread" : "**does not hold** beyond the spread"));
+                bool hasFloor = Floor(models, m) is not null;
+                lines.Add($"{m.Model} shows emergence in {Metrics.Title(metric)} (above its untrained floor{(metric == Metric.BoxAP50 ? "" : " and the fitted position-only control")}): " +
+                    (hasFloor ? Verdict(Emerges(m.Model, metric)) : "**not testable** (no untrained floor measured)"));
             }
-        foreach (ModelSummary m in models.Where(m => m.Layers.Count > 1))
-            foreach (Metric metric in new[] { Metric.BestHeadMeanIoU, Metric.BoxAP50 })
-            {
-                MeanAndSpread first = m.Layers[0].Metrics[metric], last = m.LastLayer.Metrics[metric];
-                string verdict = last.IsAboveBeyondSpread(first) ? "**improves** with depth" : first.IsAboveBeyondSpread(last) ? "**falls** with depth" : "no change beyond the spread";
-                lines.Add($"{m.Model}, {Metrics.Title(metric)}: layer {m.Layers[0].Layer + 1} {first.ToPercent()} → layer {m.LastLayer.Layer + 1} {last.ToPercent()}: {verdict}");
-            }
+        foreach (Comparison t in tests.Where(t => models.Any(m => m.Model == t.Lower && m.Attention == "MHSA" && m.Role == ModelRole.Trained)))
+            lines.Add($"{t.Higher} above {t.Lower} in {Metrics.Title(t.Metric)}: {Verdict(t.Significant && Emerges(t.Higher, t.Metric))}");
+        foreach (Comparison t in tests.Where(t => t.Higher.Contains(" layer ", StringComparison.Ordinal)))
+            lines.Add($"{t.Higher} above {t.Lower} in {Metrics.Title(t.Metric)} (improves with depth): {Verdict(t.Significant && Emerges(t.Higher[..t.Higher.IndexOf(" layer ", StringComparison.Ordinal)], t.Metric))}");
+        lines.Add("The tests:");
+        lines.AddRange(tests.Select(t => "  - " + t.Describe()));
         return lines;
     }
 
-    private static string Compare(Metric metric, ModelSummary a, ModelSummary b)
-    {
-        MeanAndSpread x = a.LastLayer.Metrics[metric], y = b.LastLayer.Metrics[metric];
-        string spread = x.Count > 1 && y.Count > 1 ? "beyond the seeds' spread" : "(one seed: means compared)";
-        string verdict = x.IsAboveBeyondSpread(y) ? $"**above** {spread}" : y.IsAboveBeyondSpread(x) ? $"**below** {spread}" : "**not separated** by the seeds' spread";
-        return $"{a.Model} against {b.Model}, {Metrics.Title(metric)} (last layer): {x.ToPercent()} against {y.ToPercent()}: {verdict}";
-    }
+    private static string P(double p) => double.IsNaN(p) ? "n/a" : p < 0.001 ? p.ToString("0.0e0", CultureInfo.InvariantCulture) : p.ToString("F3", CultureInfo.InvariantCulture);
 
     private static string Percent(double fraction) => double.IsFinite(fraction) ? (100 * fraction).ToString("F1", CultureInfo.InvariantCulture) : "–";
 

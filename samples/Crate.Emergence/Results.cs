@@ -26,8 +26,29 @@ public sealed record CocoNumbers(double AP, double AP50, double AP75, double AR1
 /// <param name="Boxes">MaskCut's boxes on the layer's head features, class-agnostic COCO AP.</param>
 /// <param name="Masks">MaskCut's masks, class-agnostic COCO AP.</param>
 /// <param name="BestHeadCounts">How often each head was the best match in eq. 13.</param>
+/// <param name="OtherRuleBestHeadMeanIoU">eq. 13–14 with the maps thresholded by the other rule (DINO's 60 %-of-mass when the measurement's is the paper's top-60 %-of-entries, and the reverse).</param>
+/// <param name="OtherRuleMergedMaskIoU">The merged mask's IoU under the other rule.</param>
+/// <param name="BestHeadPermutationGap">The permutation control: eq. 13–14 against each image's own truth minus against another scene's (image i's masks against image i + 1's truth).</param>
+/// <param name="MergedMaskPermutationGap">The same for the merged mask's IoU.</param>
 public sealed record LayerResult(int Layer, double BestHeadMeanIoU, double MergedMaskIoU, double VocMeanIoU, CocoNumbers Boxes, CocoNumbers Masks,
-    IReadOnlyList<long> BestHeadCounts);
+    IReadOnlyList<long> BestHeadCounts, double OtherRuleBestHeadMeanIoU, double OtherRuleMergedMaskIoU, double BestHeadPermutationGap,
+    double MergedMaskPermutationGap);
+
+/// <summary>What a row of the report is.</summary>
+public enum ModelRole
+{
+    /// <summary>A network trained by the run.</summary>
+    Trained,
+
+    /// <summary>The same network (variant and seed) at its initialisation: the floor training must beat.</summary>
+    Untrained,
+
+    /// <summary>A mask that ignores the image (<see cref="PositionControl"/>), or the oracle ceiling.</summary>
+    Control,
+
+    /// <summary>A model given on the command line.</summary>
+    Given,
+}
 
 /// <summary>The layers of one model at one epoch end.</summary>
 /// <param name="Epoch">The epoch, 1-based.</param>
@@ -49,9 +70,10 @@ public sealed record EpochResult(int Epoch, double Accuracy, IReadOnlyList<Layer
 /// <param name="EvaluationCpuSeconds">CPU time of the process during the measurements.</param>
 /// <param name="Layers">Per layer, in layer order.</param>
 /// <param name="Epochs">Per epoch, when every epoch was measured.</param>
+/// <param name="Role">What the row is. Default trained.</param>
 public sealed record ModelResult(string Model, string Attention, string Nonlinearity, int? Seed, double? TestAccuracy, double? FinalTrainingLoss,
     double? FinalTrainingAccuracy, double TrainingSeconds, double TrainingCpuSeconds, double EvaluationSeconds, double EvaluationCpuSeconds,
-    IReadOnlyList<LayerResult> Layers, IReadOnlyList<EpochResult>? Epochs);
+    IReadOnlyList<LayerResult> Layers, IReadOnlyList<EpochResult>? Epochs, ModelRole Role = ModelRole.Trained);
 
 /// <summary>A whole run: what was measured, on what, how long it took.</summary>
 /// <param name="Title">What the run is ("Embedded scenes", "PASCAL VOC val", …).</param>

@@ -27,6 +27,15 @@ public enum CrateInitialization
     /// task whose classes differ only in position learns more slowly, as positions start small (measured there too).
     /// </summary>
     Orthogonal,
+
+    /// <summary>
+    /// <see cref="Orthogonal"/>, and the blocks CRATE lacks initialised the same way, so that ViT and the ablations can
+    /// be compared with CRATE under an equivalent initialisation: every MHSA block's query, key, value and output
+    /// matrices and every MLP's two matrices orthogonal (orthonormal rows or columns, as <c>nn.init.orthogonal_</c>);
+    /// biases, the patch embedding and the head as <see cref="Reference"/>. A CRATE network (MSSA and ISTA) is
+    /// initialised exactly as under <see cref="Orthogonal"/>.
+    /// </summary>
+    OrthogonalAllBlocks,
 }
 
 /// <summary>Applies a <see cref="CrateInitialization"/> to a freshly built network.</summary>
@@ -42,6 +51,7 @@ internal static class NetworkInitialization
     public static void Apply(CrateModel model, CrateInitialization initialization, Generator? generator = null)
     {
         if (initialization == CrateInitialization.Reference) return;
+        bool allBlocks = initialization == CrateInitialization.OrthogonalAllBlocks;
         using var noGrad = no_grad();
         foreach ((string name, Parameter parameter) in model.named_parameters())
             if (name == "pos_embedding")
@@ -51,15 +61,20 @@ internal static class NetworkInitialization
             }
         foreach ((string _, nn.Module module) in model.named_modules())
         {
-            Parameter? target = module switch
+            Parameter[] targets = module switch
             {
-                MultiHeadSubspaceSelfAttention attention => attention.named_parameters().Single(p => p.name == "subspace_bases.weight").parameter,
-                Ista ista => ista.Dictionary,
-                _ => null,
+                MultiHeadSubspaceSelfAttention attention => [attention.named_parameters().Single(p => p.name == "subspace_bases.weight").parameter],
+                Ista ista => [ista.Dictionary],
+                // The blocks CRATE lacks: every weight matrix of MHSA (query, key, value, output) and of the MLP.
+                MultiHeadSelfAttention or Mlp when allBlocks => module.named_parameters().Where(p => p.name.EndsWith(".weight", StringComparison.Ordinal) && p.parameter.dim() == 2)
+                    .OrderBy(p => p.name, StringComparer.Ordinal).Select(p => p.parameter).ToArray(),
+                _ => [],
             };
-            if (target is null) continue;
-            using Tensor orthogonal = ParameterInitialization.Orthogonal(target.shape[0], target.shape[1], generator);
-            target.copy_(orthogonal);
+            foreach (Parameter target in targets)
+            {
+                using Tensor orthogonal = ParameterInitialization.Orthogonal(target.shape[0], target.shape[1], generator);
+                target.copy_(orthogonal);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 // Usage: dotnet run -c Release --project test/Crate.Benchmarks -- [MODE] [--device cpu|cuda|auto] [--quick] [options]
 // Modes (one at a time; none: forward speed of CRATE-T/16, CRATE-S/16, CRATE-S/8 and ISTA's two products):
 //   --training [--epochs N] [--images N]   the trainer's speed, data wait and memory
+//   --training-emergence                    training speed at the emergence experiment's setting (d 64, 48 px, patch 4, batch 64)
 //   --accuracy                              the time a small CRATE takes to learn the embedded dataset
 //   --maskcut                               MaskCut after the network at CutLER's input size
 //   --onnx                                  ONNX Runtime's forward speed against TorchSharp's
@@ -26,11 +27,11 @@ using static TorchSharp.torch;
 if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
     return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
 
-const string Usage = "Usage: [--training [--epochs N] [--images N] | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
+const string Usage = "Usage: [--training [--epochs N] [--images N] | --training-emergence | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
     "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving [--in-flight PIXELS] | --data " +
     "| --cuda-check] " +
     "[--device cpu|cuda|auto] [--quick]";
-string[] modes = ["--training", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data",
+string[] modes = ["--training", "--training-emergence", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data",
     "--cuda-check"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
@@ -123,6 +124,12 @@ switch (mode)
     {
         using var withGrad = enable_grad();
         TrainingBenchmark.Run(device, matmulGflops, epochs, images ?? 5000, quick);
+        return 0;
+    }
+    case "--training-emergence":
+    {
+        using var withGrad = enable_grad();
+        TrainingBenchmark.RunEmergence(device, matmulGflops, quick);
         return 0;
     }
     case "--accuracy":

@@ -66,11 +66,43 @@ internal static class TrainingBenchmark
         Device = device, WarmupEpochs = 0, LogEverySteps = int.MaxValue,
     };
 
+    /// <summary>
+    /// The emergence experiment's setting (samples/Crate.Emergence's default recipe: d 64, 4 layers of 4 heads × 16,
+    /// patch 4 at 48×48, batches of 64, AdamW, no crops, flips) on the scene dataset's training images, for each
+    /// variant: training images/s and their share of the matrix-product rate measured in the same process.
+    /// </summary>
+    public static void RunEmergence(ComputeDevice device, double matmulGflops, bool quick)
+    {
+        Console.WriteLine("Emergence setting (d 64, 4 layers of 4 heads, patch 4, 48×48, batch 64, AdamW, the scene dataset's training images):");
+        Console.WriteLine("| model | image | batch | training images/s | GFLOP/image (fwd+bwd) | GFLOP/s | share of matmul rate | waiting for data |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        var context = new MLContext(seed: 0);
+        IDataView scenes = SceneDataset.LoadTrainingDataView(context, new SceneDatasetOptions { Count = quick ? 640 : 1920, Seed = 1 });
+        IDataView data = context.Transforms.Conversion.MapValueToKey("Label").Fit(scenes).Transform(scenes);
+        foreach (CrateVariant variant in new[] { CrateVariant.Crate, CrateVariant.ViT, CrateVariant.CrateMhsa, CrateVariant.CrateMlp })
+        {
+            var options = new CrateTrainerOptions
+            {
+                ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 4, ImageHeight = 48, ImageWidth = 48,
+                Variant = variant, Epochs = 2, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW, LearningRate = 2e-3, WarmupEpochs = 0,
+                RandomResizedCrop = false, HorizontalFlip = true, MixedPrecision = false, Device = device, LogEverySteps = int.MaxValue,
+            };
+            Measure($"emergence {variant}", 48, data, options, classCount: 8, matmulGflops);
+        }
+        Console.WriteLine();
+    }
+
     private static void Measure(string name, int size, int batch, int count, ComputeDevice device, double matmulGflops)
     {
         var context = new MLContext(seed: 0);
         IDataView data = Keyed(context, new ShapesDatasetOptions { ImageWidth = size, ImageHeight = size, Count = count });
-        CrateTrainerOptions options = Options(name.EndsWith("/8") ? 8 : 16, size, batch, epochs: 2, device);
+        Measure(name, size, data, Options(name.EndsWith("/8") ? 8 : 16, size, batch, epochs: 2, device), classCount: 6, matmulGflops);
+    }
+
+    private static void Measure(string name, int size, IDataView data, CrateTrainerOptions options, int classCount, double matmulGflops)
+    {
+        var context = new MLContext(seed: 0);
+        int batch = options.BatchSize;
         double imagesPerSecond = 0, wait = double.NaN;
         // The second epoch's rate: the first one pays for warm-up. The wait is the share of the whole run.
         options.Progress = p =>
@@ -82,7 +114,7 @@ internal static class TrainingBenchmark
         options.LogEverySteps = int.MaxValue;
         context.MulticlassClassification.Trainers.Crate(options).Fit(data);
         // Backward costs about twice the forward's matrix products.
-        double flops = 3 * CrateFlops.ForwardPerImage(options.ToArchitecture(6), size, size);
+        double flops = 3 * CrateFlops.ForwardPerImage(options.ToArchitecture(classCount), size, size);
         double gflops = flops * imagesPerSecond / 1e9;
         Console.WriteLine($"| {name} | {size} | {batch} | {imagesPerSecond:F1} | {flops / 1e9:F3} | {gflops:F1} | {gflops / matmulGflops:P0} | {wait:P1} |");
     }

@@ -42,16 +42,4 @@ public sealed class MeanAndSpreadTests
         Assert.IsTrue(double.IsNaN(none.Mean));
         Assert.AreEqual("–", none.ToPercent());
     }
-
-    [TestMethod]
-    public void AboveBeyondTheSpreadComparesTheIntervalsEnds()
-    {
-        MeanAndSpread high = MeanAndSpread.Of([0.5, 0.6, 0.7]);   // 0.6 ± 0.1: [0.5, 0.7]
-        MeanAndSpread low = MeanAndSpread.Of([0.35, 0.45, 0.55]); // 0.45 ± 0.1: [0.35, 0.55]
-        MeanAndSpread lower = MeanAndSpread.Of([0.2, 0.3, 0.4]);  // 0.3 ± 0.1: [0.2, 0.4]
-        Assert.IsFalse(high.IsAboveBeyondSpread(low), "the intervals overlap");
-        Assert.IsTrue(high.IsAboveBeyondSpread(lower), "0.5 is above 0.4");
-        Assert.IsFalse(lower.IsAboveBeyondSpread(high));
-        Assert.IsFalse(high.IsAboveBeyondSpread(MeanAndSpread.Of([double.NaN])), "nothing to compare with");
-    }
 }

@@ -43,7 +43,7 @@ public sealed class RealDataTests
                 "--checkpoint-heads", "4", "--input-size", "32", "--pictures", "2", "--device", "Cpu", "--plain", "--output", report);
             Assert.AreEqual(0, exit);
             foreach (string file in new[] { "report.md", "results.json", "layers.png", "attention.png", "pca.png", "maskcut.png",
-                         "heads-crate_square.png", "heads-imported.png", "heads-pipeline.png" })
+                         "heads.png" })
                 Assert.IsTrue(File.Exists(Path.Combine(report, file)), $"{file} is written");
             string markdown = File.ReadAllText(Path.Combine(report, "report.md"));
             StringAssert.Contains(markdown, "PASCAL VOC 2012 pipeline");
@@ -94,7 +94,7 @@ public sealed class RealDataTests
             StringAssert.Contains(markdown, "COCO tiny");
             ReportSmokeTests.CheckTables(markdown, layers: 2, seeds: 1, models: ["crate_square"], firstLayer: 2);
             ExperimentResult result = ReportWriter.ReadResults(Path.Combine(report, "results.json"));
-            CollectionAssert.AreEqual(new[] { 1, 2 }, result.Models.Single().Layers.Select(l => l.Layer).ToArray(), "--layers is 1-based");
+            CollectionAssert.AreEqual(new[] { 1, 2 }, result.Models.Single(m => m.Role == ModelRole.Given).Layers.Select(l => l.Layer).ToArray(), "--layers is 1-based");
         }
         finally
         {
