@@ -6,7 +6,7 @@ namespace Crate.Transforms.Segmentation;
 /// H = h·P every patch fills exactly its P×P block (this is then also PyTorch's "nearest"), and for other sizes each
 /// pixel takes the patch its centre falls in (PyTorch's "nearest-exact", as CutLER resizes its masks).
 /// </summary>
-internal static class GridUpsampling
+public static class GridUpsampling
 {
     /// <summary>For each of <paramref name="pixels"/> positions, the index of the grid cell under its centre.</summary>
     public static int[] NearestCells(int pixels, int cells)
