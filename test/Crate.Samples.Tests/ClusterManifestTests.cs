@@ -115,7 +115,7 @@ public sealed class ClusterManifestTests
         const string Prefix = "dotnet run -c Release --project samples/Crate.SegmentImages -- ";
         string[] commands = Regex.Matches(File.ReadAllText(Path.Combine(Root, "docs", "scaling.md")), "```sh\n(.*?)```", RegexOptions.Singleline)
             .SelectMany(block => block.Groups[1].Value.Split('\n')).Where(line => line.StartsWith(Prefix, StringComparison.Ordinal)).ToArray();
-        Assert.IsGreaterThanOrEqualTo(4, commands.Length, "the docs show the shards, a resume and the merge");
+        Assert.IsGreaterThanOrEqualTo(5, commands.Length, "the docs show a single run, the shards, a resume and the merge");
         string scratch = Directory.CreateTempSubdirectory("crate-scaling-docs-").FullName;
         try
         {
@@ -130,7 +130,8 @@ public sealed class ClusterManifestTests
                 exits.Add(run.ExitCode);
             }
             Assert.Contains(SegmentImagesApp.StoppedEarly, exits, "the docs show a shard stopped and resumed");
-            Assert.IsTrue(File.Exists(Path.Combine(scratch, "merged", ShardMerge.MetricsFile)), "the merge evaluated");
+            foreach (string file in new[] { ShardJournal.ResultsFile, ShardJournal.ImagesFile })
+                CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(scratch, "single", file)), File.ReadAllBytes(Path.Combine(scratch, "merged", file)), file);
         }
         finally
         {
