@@ -16,7 +16,7 @@ namespace Crate.Transforms.Datasets;
 /// 14695981039346656037, prime 1099511628211, xor then multiply per byte) is specified in a few lines, so a script
 /// on the cluster side can compute the same partition.
 /// </remarks>
-public sealed class ShardPartition : IEquatable<ShardPartition>
+public sealed class ShardPartition
 {
     private const ulong OffsetBasis = 14695981039346656037UL;
     private const ulong Prime = 1099511628211UL;
@@ -64,15 +64,6 @@ public sealed class ShardPartition : IEquatable<ShardPartition>
         }
         return hash;
     }
-
-    /// <inheritdoc/>
-    public bool Equals(ShardPartition? other) => other is not null && other.Index == Index && other.Count == Count;
-
-    /// <inheritdoc/>
-    public override bool Equals(object? obj) => Equals(obj as ShardPartition);
-
-    /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Index, Count);
 
     /// <summary>"shard i of N".</summary>
     public override string ToString() => $"shard {Index} of {Count}";
