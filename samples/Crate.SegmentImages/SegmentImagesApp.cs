@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Reflection;
 using Crate.Trainers;
 using Crate.Trainers.Data;
 using Crate.Transforms;
@@ -62,20 +63,33 @@ public static class SegmentImagesApp
         var count = new Option<int>("--count") { Description = "Embedded images to segment when --images is not given.", DefaultValueFactory = _ => 12 };
         var trainImages = new Option<int>("--train-images") { Description = "Embedded training images of the default model.", DefaultValueFactory = _ => 3000 };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs of the default model.", DefaultValueFactory = _ => 12 };
+        var shardIndex = new Option<int>("--shard-index")
+        {
+            Description = "Segment only shard i (0-based) of --shard-count: the images whose name's FNV-1a hash mod N is i (docs/scaling.md). " +
+                "A Kubernetes Indexed Job passes its completion index, a Slurm array its task id.",
+            DefaultValueFactory = _ => 0,
+        };
+        var shardCount = new Option<int>("--shard-count") { Description = "Shards the folder is split into (needs --model and --images); `merge` joins their outputs.", DefaultValueFactory = _ => 1 };
+        var stopAfter = new Option<int?>("--stop-after")
+        {
+            Description = "Stop after this many images not done before, with exit code 75; the same command resumes (for a time-limited batch slot).",
+        };
         var command = new RootCommand(
             "Segment your own images with a CRATE: attention heat maps, CrateSegment masks, MaskCut objects with boxes, and a COCO results file.")
         {
-            images, model, heads, imageIds, output, size, layer, objects, fraction, device, count, trainImages, epochs,
+            images, model, heads, imageIds, output, size, layer, objects, fraction, device, count, trainImages, epochs, shardIndex, shardCount, stopAfter,
+            ShardMerge.Command(console),
         };
         command.SetAction(parsed => SampleErrors.Report(console, () => Segment(console, new Settings(
             parsed.GetValue(images), parsed.GetValue(model), parsed.GetValue(heads), parsed.GetValue(imageIds), parsed.GetRequiredValue(output),
             parsed.GetValue(size), parsed.GetValue(layer), parsed.GetValue(objects), parsed.GetValue(fraction), parsed.GetValue(device),
-            parsed.GetValue(count), parsed.GetValue(trainImages), parsed.GetValue(epochs)))));
+            parsed.GetValue(count), parsed.GetValue(trainImages), parsed.GetValue(epochs),
+            parsed.GetValue(shardIndex), parsed.GetValue(shardCount), parsed.GetValue(stopAfter)))));
         return command.Parse(args).Invoke(new InvocationConfiguration { Output = console.Profile.Out.Writer, Error = console.Profile.Out.Writer });
     }
 
     private sealed record Settings(DirectoryInfo? Images, FileInfo? Model, int? Heads, FileInfo? ImageIds, DirectoryInfo Output, int? Size,
-        int? Layer, int Objects, double Fraction, ComputeDevice Device, int Count, int TrainImages, int Epochs);
+        int? Layer, int Objects, double Fraction, ComputeDevice Device, int Count, int TrainImages, int Epochs, int ShardIndex, int ShardCount, int? StopAfter);
 
     /// <summary>A row of the read-outs: MaskCut's columns, the image's name and path, its maps and its mask.</summary>
     private sealed class SegmentedImage : MaskCutPrediction
@@ -90,12 +104,29 @@ public static class SegmentImagesApp
         public bool[] Mask { get; set; } = [];
     }
 
+    /// <summary>The column the filter of images not yet done reads.</summary>
+    private sealed class NamedRow
+    {
+        public string Name { get; set; } = "";
+    }
+
+    /// <summary>Exit code of a run stopped by --stop-after before its shard was complete (sysexits' EX_TEMPFAIL: run it again).</summary>
+    public const int StoppedEarly = 75;
+
     private static int Segment(IAnsiConsole console, Settings settings)
     {
+        var shard = new ShardPartition(settings.ShardIndex, settings.ShardCount);
+        if (shard.Count > 1 && (settings.Model is null || settings.Images is null))
+            throw new ArgumentException("--shard-count needs --model and --images: every shard must read the same network and the same folder.");
+        if (settings.StopAfter is < 1) throw new ArgumentException($"--stop-after takes a positive number of images, not {settings.StopAfter}.");
         var context = new MLContext(seed: 0);
         ConsoleTraining.ShowLog(context, console);
         string output = settings.Output.FullName;
         Directory.CreateDirectory(output);
+        // Without --model the network is trained afresh, without --images the images are written afresh: nothing of
+        // an earlier run is theirs to resume.
+        if (settings.Model is null || settings.Images is null)
+            foreach (string record in new[] { ShardManifest.FileName, ShardJournal.FileName }) File.Delete(Path.Combine(output, record));
 
         string modelPath = settings.Model?.FullName ?? TrainEmbeddedModel(context, console, settings, output);
         CrateNetworkFileFormat format = CrateNetworkFile.DetectFormat(modelPath);
@@ -107,8 +138,8 @@ public static class SegmentImagesApp
         (int inputHeight, int inputWidth) = InputSize(console, a, settings.Size);
 
         string imageFolder = settings.Images?.FullName ?? WriteEmbeddedImages(console, settings.Count, output);
-        IDataView images = context.Data.LoadImageFolder(imageFolder);
-        string[] files = images.GetColumn<ReadOnlyMemory<char>>("ImagePath")
+        // The whole folder's listing, whichever the shard: the ids (1…n in name order) and the dataset's hash need it.
+        string[] files = context.Data.LoadImageFolder(imageFolder).GetColumn<ReadOnlyMemory<char>>("ImagePath")
             .Select(p => Path.GetRelativePath(imageFolder, p.ToString()).Replace(Path.DirectorySeparatorChar, '/')).ToArray();
         Dictionary<string, long> ids = AssignImageIds(files, settings.ImageIds, out string idRule);
         console.WriteLine($"{files.Length} images in {imageFolder}; COCO image ids: {idRule}.");
@@ -117,6 +148,39 @@ public static class SegmentImagesApp
         {
             Cut = new MaskCutOptions { MaxObjects = settings.Objects }, ImageHeight = inputHeight, ImageWidth = inputWidth, Device = settings.Device,
         };
+        var manifest = new ShardManifest
+        {
+            CodeVersion = typeof(CrateModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            ModelSha256 = ShardManifest.Sha256OfFile(modelPath),
+            Options = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["--heads"] = settings.Heads?.ToString(CultureInfo.InvariantCulture) ?? "default",
+                ["--size"] = settings.Size?.ToString(CultureInfo.InvariantCulture) ?? "default",
+                ["--layer"] = settings.Layer?.ToString(CultureInfo.InvariantCulture) ?? "default",
+                ["--objects"] = settings.Objects.ToString(CultureInfo.InvariantCulture),
+                ["--fraction"] = settings.Fraction.ToString("R", CultureInfo.InvariantCulture),
+                ["category"] = maskCutOptions.CategoryName,
+            },
+            ShardIndex = shard.Index,
+            ShardCount = shard.Count,
+            DatasetImages = files.Length,
+            DatasetSha256 = ShardManifest.Sha256OfDataset(files.Select(f => (f, ids[f]))),
+            Images = files.Where(f => shard.Contains(NameOf(f))).ToArray(),
+        };
+        if (ShardManifest.Read(output) is ShardManifest earlier
+            && (earlier.Disagreement(manifest) ?? (earlier.ShardIndex == shard.Index ? null : $"shard index {earlier.ShardIndex} vs {shard.Index}")) is string other)
+            throw new InvalidDataException($"'{output}' holds the outputs of another run ({other}): give another --output, or delete it to start over.");
+        AtomicFile.DeletePartials(output);
+        using ShardJournal journal = ShardJournal.Open(output, out List<JournalImage> done);
+        manifest.Write(output);
+        var doneFiles = done.Select(d => d.File).ToHashSet(StringComparer.Ordinal);
+        var todo = manifest.Images.Where(f => !doneFiles.Contains(f)).ToDictionary(NameOf, f => f, StringComparer.Ordinal);
+        if (shard.Count > 1) console.WriteLine($"Shard {shard.Index} of {shard.Count}: {manifest.Images.Length} of the {files.Length} images.");
+        if (done.Count > 0) console.WriteLine($"Resuming: {done.Count} images done by an earlier run (journal.jsonl), {todo.Count} to go.");
+
+        // Only this shard's images not done yet: the shard is a reader option, the rest a filter on names.
+        IDataView images = context.Data.FilterByCustomPredicate<NamedRow>(
+            context.Data.LoadImageFolder(imageFolder, new ImageFolderOptions { Shard = shard }), row => !todo.ContainsKey(row.Name));
         using TransformerChain<CrateMaskCutTransformer> readouts = context.Transforms.CrateAttention(network, new CrateAttentionOptions
             {
                 Layers = settings.Layer is int l ? [l] : null, ImageHeight = inputHeight, ImageWidth = inputWidth, Device = settings.Device,
@@ -131,50 +195,61 @@ public static class SegmentImagesApp
         CrateAttentionTransformer attention = readouts.OfType<CrateAttentionTransformer>().Single();
         int headCount = attention.Heads.Count, gridHeight = attention.GridHeight, gridWidth = attention.GridWidth;
 
-        var detections = new List<CocoDetection>();
-        var cocoImages = new List<CocoImage>();
         var summary = new Table().AddColumns("image", "id", "size", "objects", "scores");
-        console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(progress =>
-            {
-                ProgressTask task = progress.AddTask("Segmenting", maxValue: files.Length);
-                int index = 0;
-                foreach (SegmentedImage row in context.Data.CreateEnumerable<SegmentedImage>(readouts.Transform(images), reuseRowObject: false))
+        int segmented = 0;
+        if (todo.Count > 0)
+            console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(progress =>
                 {
-                    string file = files[index];
-                    long id = ids[file];
-                    using MLImage picture = MLImage.CreateFromFile(row.ImagePath);
-                    ImagePixels pixels = ImageColumn.FromImage(picture, "Image", index);
-                    // Small images (the embedded ones are 32×32) are drawn enlarged, each pixel a block, to be seen.
-                    int scale = Math.Max(1, 256 / Math.Max(pixels.Height, pixels.Width));
-                    Save(SegmentationPictures.HeadGrid(pixels, row.Attention, headCount, gridHeight, gridWidth, columns: Math.Min(headCount, 4), scale: scale),
-                        output, "attention", row.Name);
-                    Save(SegmentationPictures.MaskOverlay(pixels, row.Mask, gridHeight, gridWidth, scale: scale), output, "segment", row.Name);
-                    IReadOnlyList<MaskCutDetection> found = row.Objects();
-                    Save(SegmentationPictures.MasksWithBoxes(pixels, found.Select(o => o.Mask.Cells.ToArray()).ToList(),
-                        found.Select(o => ((int)o.X0, (int)o.Y0, (int)(o.X1 - o.X0) + 1, (int)(o.Y1 - o.Y0) + 1)).ToList(), scale: scale), output, "maskcut", row.Name);
-                    detections.AddRange(CocoDetections.FromMasks(id, found.Select(o => o.Mask).ToList(), found.Select(o => (double)o.Score).ToList()));
-                    cocoImages.Add(new CocoImage(id, pixels.Width, pixels.Height, file));
-                    if (index < SummaryRows)
-                        summary.AddRow(Markup.Escape(file), id.ToString(CultureInfo.InvariantCulture), $"{pixels.Width}×{pixels.Height}",
-                            found.Count.ToString(CultureInfo.InvariantCulture), string.Join(" ", found.Select(o => o.Score.ToString("F2", CultureInfo.InvariantCulture))));
-                    task.Increment(1);
-                    index++;
-                }
-            });
-        console.Write(summary);
-        if (files.Length > SummaryRows) console.WriteLine($"… and {files.Length - SummaryRows} more images.");
+                    ProgressTask task = progress.AddTask("Segmenting", maxValue: todo.Count);
+                    foreach (SegmentedImage row in context.Data.CreateEnumerable<SegmentedImage>(readouts.Transform(images), reuseRowObject: false))
+                    {
+                        if (segmented == settings.StopAfter) break;
+                        string file = todo[row.Name];
+                        long id = ids[file];
+                        using MLImage picture = MLImage.CreateFromFile(row.ImagePath);
+                        ImagePixels pixels = ImageColumn.FromImage(picture, "Image", segmented);
+                        // Small images (the embedded ones are 32×32) are drawn enlarged, each pixel a block, to be seen.
+                        int scale = Math.Max(1, 256 / Math.Max(pixels.Height, pixels.Width));
+                        Save(SegmentationPictures.HeadGrid(pixels, row.Attention, headCount, gridHeight, gridWidth, columns: Math.Min(headCount, 4), scale: scale),
+                            output, "attention", row.Name);
+                        Save(SegmentationPictures.MaskOverlay(pixels, row.Mask, gridHeight, gridWidth, scale: scale), output, "segment", row.Name);
+                        AtomicFile.Write(Path.Combine(output, MasksFolder, row.Name + ".png"), stream => PngLabelMap.Write(stream,
+                            new LabelMap(gridHeight, gridWidth, Array.ConvertAll(row.Mask, m => m ? (byte)1 : (byte)0))));
+                        IReadOnlyList<MaskCutDetection> found = row.Objects();
+                        Save(SegmentationPictures.MasksWithBoxes(pixels, found.Select(o => o.Mask.Cells.ToArray()).ToList(),
+                            found.Select(o => ((int)o.X0, (int)o.Y0, (int)(o.X1 - o.X0) + 1, (int)(o.Y1 - o.Y0) + 1)).ToList(), scale: scale), output, "maskcut", row.Name);
+                        // The journal's line comes last: an image is done once its pictures are all in place.
+                        var image = new JournalImage(file, row.Name, id, pixels.Width, pixels.Height,
+                            found.Select(o => new JournalObject(o.Score, RleMask.FromPixels(o.Mask).ToCompressedString())).ToArray());
+                        journal.Append(image);
+                        done.Add(image);
+                        if (segmented < SummaryRows)
+                            summary.AddRow(Markup.Escape(file), id.ToString(CultureInfo.InvariantCulture), $"{pixels.Width}×{pixels.Height}",
+                                found.Count.ToString(CultureInfo.InvariantCulture), string.Join(" ", found.Select(o => o.Score.ToString("F2", CultureInfo.InvariantCulture))));
+                        task.Increment(1);
+                        segmented++;
+                    }
+                });
+        if (segmented > 0) console.Write(summary);
+        if (segmented > SummaryRows) console.WriteLine($"… and {segmented - SummaryRows} more images.");
+        if (done.Count < manifest.Images.Length)
+        {
+            console.WriteLine($"Stopped after {segmented} images (--stop-after): {done.Count} of the shard's {manifest.Images.Length} are done. " +
+                "Run the same command again to go on.");
+            return StoppedEarly;
+        }
 
         // The image list the results refer to, in COCO's format: results and list load together in pycocotools or
-        // CocoResultsFile.Read, and the list is what --image-ids takes back.
-        string imageList = Path.Combine(output, "images.json");
-        new CocoDataset(cocoImages, [], [new CocoCategory(1, maskCutOptions.CategoryName)]).Save(imageList);
-        string results = Path.Combine(output, "maskcut-results.json");
-        CocoResultsFile.Write(results, detections);
+        // CocoResultsFile.Read, and the list is what --image-ids takes back. Both are made from the journal, as a merge makes them.
+        int objectCount = ShardJournal.WriteResults(output, done, maskCutOptions.CategoryName);
+        (manifest with { Complete = true }).Write(output);
         console.WriteLine($"Pictures: {Path.Combine(output, "attention")} (every head of layer {attention.Layers[0]}), {Path.Combine(output, "segment")} " +
-            $"(CrateSegment), {Path.Combine(output, "maskcut")} (MaskCut objects and boxes).");
-        console.WriteLine($"COCO results: {results} ({detections.Count} objects, class-agnostic category 1), for the images of {imageList}.");
+            $"(CrateSegment), {Path.Combine(output, MasksFolder)} (CrateSegment's masks on the {gridHeight}×{gridWidth} patch grid, PNG label maps of 0 and 1), " +
+            $"{Path.Combine(output, "maskcut")} (MaskCut objects and boxes).");
+        console.WriteLine($"COCO results: {Path.Combine(output, ShardJournal.ResultsFile)} ({objectCount} objects, class-agnostic category 1), " +
+            $"for the images of {Path.Combine(output, ShardJournal.ImagesFile)}.");
         return 0;
     }
 
@@ -202,6 +277,15 @@ public static class SegmentImagesApp
                 $"is too coarse for MaskCut, positions are interpolated). --size sets it.");
         return (height, width);
     }
+
+    /// <summary>The folder of CrateSegment's masks as label maps.</summary>
+    internal const string MasksFolder = "masks";
+
+    /// <summary>The folders of per-image pictures, each image's named after it.</summary>
+    internal static readonly string[] PictureFolders = ["attention", "segment", MasksFolder, "maskcut"];
+
+    /// <summary>An image's name: its path relative to the folder without the extension (the image folder reader's Name column).</summary>
+    internal static string NameOf(string file) => file[..^Path.GetExtension(file).Length];
 
     private static string TrainEmbeddedModel(MLContext context, IAnsiConsole console, Settings settings, string output)
     {
@@ -268,9 +352,7 @@ public static class SegmentImagesApp
     {
         using (picture)
         {
-            string path = Path.Combine(output, folder, name + ".png");
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            picture.Save(path);
+            AtomicFile.WriteFile(Path.Combine(output, folder, name + ".png"), picture.Save);
         }
     }
 }

@@ -11,6 +11,7 @@
 //   --coco [--images N] [--directory D]     COCO evaluation at val2017's scale against parsing the same files
 //   --readout maskcut|attention|paths [--batch N] [--images N]   read-outs of CRATE-B/8 at 480×480: images/s, peak memory
 //   --streaming [--images N]                N rows through every network transform: working set
+//   --shard-stream [--images N]             a shard's stream of N generated images through the read-outs: working set
 //   --serving [--in-flight PIXELS]          Crate.SegmentService on 127.0.0.1 at 1, 4 and 16 clients, small and large images:
 //                                           requests/s, p50/p99, memory (PIXELS: the service's MaxDecodedPixelsInFlight)
 //   --data                                  the embedded datasets' generation rate
@@ -28,11 +29,11 @@ if (args.Length > 0 && args[0] is "--plateau" or "--plateau-probe")
     return PlateauStudy.Run(args[1..], probe: args[0] == "--plateau-probe");
 
 const string Usage = "Usage: [--training [--epochs N] [--images N] | --training-emergence | --accuracy | --maskcut | --onnx | --segmentation-evaluation [--images N] " +
-    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --serving [--in-flight PIXELS] | --data " +
-    "| --cuda-check] " +
+    "| --coco [--images N] [--directory D] | --readout maskcut|attention|paths [--batch N] [--images N] | --streaming [--images N] | --shard-stream [--images N] " +
+    "| --serving [--in-flight PIXELS] | --data | --cuda-check] " +
     "[--device cpu|cuda|auto] [--quick]";
-string[] modes = ["--training", "--training-emergence", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--serving", "--data",
-    "--cuda-check"];
+string[] modes = ["--training", "--training-emergence", "--accuracy", "--maskcut", "--onnx", "--segmentation-evaluation", "--coco", "--readout", "--streaming", "--shard-stream",
+    "--serving", "--data", "--cuda-check"];
 var device = ComputeDevice.Cpu;
 bool quick = false;
 long? inFlight = null;
@@ -83,6 +84,9 @@ switch (mode)
         return 0;
     case "--streaming":
         ReadoutBenchmark.Streaming(images ?? 16);
+        return 0;
+    case "--shard-stream":
+        ShardStreamBenchmark.Run(images ?? 100_000);
         return 0;
     case "--serving":
         // Its baseline is the same predictions without HTTP, measured in the same run.

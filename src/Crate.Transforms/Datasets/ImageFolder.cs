@@ -17,6 +17,12 @@ public sealed record ImageFolderOptions
     /// <summary>The most pixels (width·height) an image may have, read from the file's header before it is
     /// decoded; a larger one is an invalid record. Default <see cref="ReaderLimits.DefaultMaxPixels"/> (8192·8192).</summary>
     public long MaxPixels { get; init; } = ReaderLimits.DefaultMaxPixels;
+
+    /// <summary>
+    /// Read only this shard's images, each image's shard fixed by its Name (<see cref="ShardPartition"/>): N machines
+    /// reading shards 0…N−1 read every image exactly once. Default <see cref="ShardPartition.Whole"/>.
+    /// </summary>
+    public ShardPartition Shard { get; init; } = ShardPartition.Whole;
 }
 
 /// <summary>
@@ -33,6 +39,7 @@ internal static class ImageFolder
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.Shard, "options.Shard");
         string folder = Path.GetFullPath(root);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"The image folder '{folder}' does not exist.");
         SearchOption depth = options.Recursive ? SearchOption.AllDirectories : SearchOption.TopDirectoryOnly;
@@ -50,6 +57,8 @@ internal static class ImageFolder
         string? twin = records.GroupBy(r => r.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
         if (twin is not null)
             throw new InvalidDataException($"The image folder '{folder}' has several images named '{twin}' (differing only in the extension); rename one.");
+        // After the checks, so that every shard refuses the same folder; a shard may be empty.
+        if (options.Shard.Count > 1) records = records.Where(r => options.Shard.Contains(r.Name)).ToArray();
 
         RecordColumn<ImageRecord>[] columns =
         [

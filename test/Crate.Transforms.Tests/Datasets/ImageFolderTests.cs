@@ -146,6 +146,13 @@ public sealed class ImageFolderTests
         StringAssert.Contains(log[0], "street/notes.txt");
         CollectionAssert.AreEqual(new[] { "b" }, context.Data.LoadImageFolder(tree.Path, new ImageFolderOptions { Recursive = false })
             .GetColumn<ReadOnlyMemory<char>>("Name").Select(n => n.ToString()).ToArray());
+        // Shards by FNV-1a-64 of the name mod N, computed for these names by a Python loop of the published algorithm:
+        // b → 1, street/a → 1, street/night/c → 0 of 3. Shard 2 is empty, which a reader of one shard must allow.
+        string[][] shards = Enumerable.Range(0, 3).Select(i => context.Data.LoadImageFolder(tree.Path, new ImageFolderOptions { Shard = new ShardPartition(i, 3) })
+            .GetColumn<ReadOnlyMemory<char>>("Name").Select(n => n.ToString()).ToArray()).ToArray();
+        CollectionAssert.AreEqual(new[] { "street/night/c" }, shards[0]);
+        CollectionAssert.AreEqual(new[] { "b", "street/a" }, shards[1]);
+        Assert.IsEmpty(shards[2]);
 
         File.WriteAllText(tree.File("street", "d.jpg"), "not a jpeg");
         StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => ReadImages(context.Data.LoadImageFolder(tree.Path))).Message, tree.File("street", "d.jpg"));
