@@ -123,7 +123,8 @@ public static class ChartRenderer
         plot.Axes.Frame(false);
         plot.Axes.SetLimits(0, columns, -rows, CaptionHeight);
         int left = 30 + 9 * grid.RowLabels.Max(l => l.Length), margin = 8;
-        string title = Wrap(grid.Title, (left + columns * grid.TileSize) / 9);
+        // About 10 px a character of the 16 px bold title font, and a margin.
+        string title = Wrap(grid.Title, (left + columns * grid.TileSize) / 11);
         plot.Title(title, size: 16);
         // Fixed margins (the row labels need room for their text), then square tiles: one unit is TileSize pixels both ways.
         int top = 20 + 24 * (title.Count(ch => ch == '\n') + 1);
