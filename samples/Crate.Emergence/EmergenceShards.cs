@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Crate.Samples.SegmentImages;
 using Crate.Transforms;
@@ -38,7 +37,7 @@ public static class EmergenceShards
     internal static ShardManifest Manifest(IReadOnlyList<string> modelPaths, SortedDictionary<string, string> options, EvaluationData data, ShardPartition shard) => new()
     {
         Format = Format,
-        CodeVersion = typeof(CrateModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+        CodeVersion = ShardManifest.ThisCodeVersion,
         ModelSha256 = string.Join(' ', modelPaths.Select(ShardManifest.Sha256OfFile)),
         Options = options,
         ShardIndex = shard.Index,

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -85,6 +86,10 @@ internal sealed record ShardManifest
             return $"dataset of {DatasetImages} images (sha256 {DatasetSha256}) vs {other.DatasetImages} images (sha256 {other.DatasetSha256})";
         return null;
     }
+
+    /// <summary>This build's code version: Crate.Transforms' informational version (with the commit when built from git).</summary>
+    public static string ThisCodeVersion =>
+        typeof(Crate.Transforms.Network.CrateModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     public static string Sha256OfFile(string path)
     {
