@@ -21,13 +21,14 @@ public static class EmergenceReport
 
     /// <summary>Measures given models on <paramref name="data"/> and writes the report into <paramref name="directory"/>.</summary>
     public static ExperimentResult Given(MLContext context, IReadOnlyList<(string Name, CrateModel Network)> models, EvaluationData data,
-        MeasurementSettings measurement, int pictureImages, string directory, IExperimentProgress progress, string commandLine)
+        MeasurementSettings measurement, int pictureImages, string directory, IExperimentProgress progress, string commandLine,
+        Func<int, int, LayerReadouts>? readouts = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         Directory.CreateDirectory(directory);
         var clock = Stopwatch.StartNew();
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        using ExperimentRun run = new Experiment(context, progress).RunGiven(models, data, measurement, pictureImages);
+        using ExperimentRun run = new Experiment(context, progress).RunGiven(models, data, measurement, pictureImages, readouts);
         return Write(context, run, measurement, directory, progress, commandLine, clock, cpu);
     }
 

@@ -17,8 +17,11 @@ public sealed class EvaluationData
     /// <summary>The truth value of unlabelled pixels.</summary>
     public const byte IgnoreLabel = 255;
 
-    private EvaluationData(string title, string description, IDataView view, int classCount, CocoDataset truth, IReadOnlyList<long> imageIds)
+    private EvaluationData(string title, string description, IDataView view, int classCount, CocoDataset truth, IReadOnlyList<long> imageIds,
+        IReadOnlyList<string> imageNames, IReadOnlyList<(string Name, long Id)>? dataset = null)
     {
+        ImageNames = imageNames;
+        Dataset = dataset ?? imageNames.Zip(imageIds).ToArray();
         Title = title;
         Description = description;
         View = view;
@@ -45,6 +48,12 @@ public sealed class EvaluationData
     /// <summary>The COCO image id of each row, in row order.</summary>
     public IReadOnlyList<long> ImageIds { get; }
 
+    /// <summary>The name of each row's image (its file name without extension, '/'-separated), in row order: the key of <see cref="ShardPartition"/>.</summary>
+    public IReadOnlyList<string> ImageNames { get; }
+
+    /// <summary>Every image of the dataset with its id, this shard's and the others' (the rows themselves when not sharded).</summary>
+    public IReadOnlyList<(string Name, long Id)> Dataset { get; }
+
     /// <summary>The evaluation scenes of the embedded dataset (1–4 objects each), with their exact masks.</summary>
     public static EvaluationData Scenes(MLContext context, SceneDatasetOptions options)
     {
@@ -66,14 +75,16 @@ public sealed class EvaluationData
             $"{options.Count} scenes of {height}×{width} pixels with {options.ObjectsPerScene.Min}–{options.ObjectsPerScene.Max} objects " +
             $"of {names.Count} classes ({string.Join(", ", names)}), each at least {options.MinVisibleFraction:P0} visible, " +
             $"{truth.Annotations.Count} objects in all; seed {options.Seed}",
-            view, names.Count + 1, truth, Enumerable.Range(0, options.Count).Select(SceneCoco.ImageId).ToArray());
+            view, names.Count + 1, truth, Enumerable.Range(0, options.Count).Select(SceneCoco.ImageId).ToArray(),
+            Enumerable.Range(0, options.Count).Select(i => SceneCoco.ImageId(i).ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
     }
 
     /// <summary>
     /// A PASCAL VOC 2012 split: <paramref name="root"/> is VOC2012 (or a VOCdevkit holding it). The classes are VOC's 21;
-    /// the COCO truth of MaskCut is made from SegmentationObject's instances, with their classes.
+    /// the COCO truth of MaskCut is made from SegmentationObject's instances, with their classes. With
+    /// <paramref name="shard"/>, only that shard's images (of the first <paramref name="maxImages"/>), under the whole split's ids.
     /// </summary>
-    public static EvaluationData Voc(MLContext context, string root, string split, int? maxImages)
+    public static EvaluationData Voc(MLContext context, string root, string split, int? maxImages, ShardPartition? shard = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (Directory.Exists(Path.Combine(root, "VOC2012"))) root = Path.Combine(root, "VOC2012");
@@ -97,18 +108,28 @@ public sealed class EvaluationData
                     RleMask.FromPixels(row.InstanceMasks.AsSpan(k * pixels, pixels), row.Height, row.Width)));
         }
         if (images.Count == 0) throw new InvalidDataException($"The VOC split '{split}' under '{root}' has no images.");
+        var dataset = images.Select(i => (Path.GetFileNameWithoutExtension(i.FileName), i.Id)).ToArray();
+        if (shard is not null)
+        {
+            view = context.Data.FilterByCustomPredicate<NameOnly>(view, row => !shard.Contains(row.Name));
+            images = images.Where(i => shard.Contains(Path.GetFileNameWithoutExtension(i.FileName))).ToList();
+            var kept = images.Select(i => i.Id).ToHashSet();
+            annotations = annotations.Where(a => kept.Contains(a.ImageId)).ToList();
+        }
         var categories = VocSegmentation.ClassNames.Skip(1).Select((name, c) => new CocoCategory(c + 1, name)).ToList();
         return new EvaluationData($"PASCAL VOC 2012 {split}",
             $"{images.Count} images of {root} ({split}), 21 classes, {annotations.Count} objects from SegmentationObject",
-            view, VocSegmentation.ClassNames.Count, new CocoDataset(images, annotations, categories), images.Select(i => i.Id).ToArray());
+            view, VocSegmentation.ClassNames.Count, new CocoDataset(images, annotations, categories), images.Select(i => i.Id).ToArray(),
+            images.Select(i => Path.GetFileNameWithoutExtension(i.FileName)).ToArray(), dataset);
     }
 
     /// <summary>
     /// A COCO instances set: <paramref name="root"/> holds annotations/instances_&lt;split&gt;.json and the images in
     /// &lt;split&gt;/ (or images/). Semantic truth for eq. 13–14 is painted from the objects (categories in id order as
-    /// classes 1…C, crowd regions void, later objects over earlier ones).
+    /// classes 1…C, crowd regions void, later objects over earlier ones). With <paramref name="shard"/>, only that
+    /// shard's images (of the first <paramref name="maxImages"/>), each named by its file_name without extension.
     /// </summary>
-    public static EvaluationData Coco(MLContext context, string root, string? split, int? maxImages)
+    public static EvaluationData Coco(MLContext context, string root, string? split, int? maxImages, ShardPartition? shard = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         string annotationsFolder = Path.Combine(root, "annotations");
@@ -126,6 +147,13 @@ public sealed class EvaluationData
         if (maxImages is int most)
         {
             var kept = dataset.Images.Take(most).ToList();
+            var ids = kept.Select(i => i.Id).ToHashSet();
+            dataset = new CocoDataset(kept, dataset.Annotations.Where(a => ids.Contains(a.ImageId)).ToList(), dataset.Categories);
+        }
+        var whole = dataset.Images.Select(i => (CocoName(i), i.Id)).ToArray();
+        if (shard is not null)
+        {
+            var kept = dataset.Images.Where(i => shard.Contains(CocoName(i))).ToList();
             var ids = kept.Select(i => i.Id).ToHashSet();
             dataset = new CocoDataset(kept, dataset.Annotations.Where(a => ids.Contains(a.ImageId)).ToList(), dataset.Categories);
         }
@@ -155,7 +183,14 @@ public sealed class EvaluationData
             }, contractName: null).Fit(coco).Transform(coco);
         return new EvaluationData($"COCO {split}",
             $"{dataset.Images.Count} images of {imageFolder}, {dataset.Categories.Count} categories, {dataset.Annotations.Count(a => !a.IsCrowd)} objects",
-            view, dataset.Categories.Count + 1, dataset, dataset.Images.Select(i => i.Id).ToArray());
+            view, dataset.Categories.Count + 1, dataset, dataset.Images.Select(i => i.Id).ToArray(), dataset.Images.Select(CocoName).ToArray(), whole);
+    }
+
+    private static string CocoName(CocoImage image) => Path.ChangeExtension(image.FileName, null).Replace('\\', '/');
+
+    private sealed class NameOnly
+    {
+        public string Name { get; set; } = "";
     }
 
     private sealed class SceneTruth

@@ -101,8 +101,13 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         return new ExperimentRun(result, showcase, pictures, pcaImages);
     }
 
-    /// <summary>Measures given networks on <paramref name="data"/>; the networks become the run's (disposed with it).</summary>
-    public ExperimentRun RunGiven(IReadOnlyList<(string Name, CrateModel Network)> models, EvaluationData data, MeasurementSettings measurement, int pictureImages)
+    /// <summary>
+    /// Measures given networks on <paramref name="data"/>; the networks become the run's (disposed with it).
+    /// <paramref name="readouts"/>, when given, supplies each model's (by index) read-outs of each layer in place of the
+    /// network's: a merge of shards (<see cref="EmergenceShards"/>).
+    /// </summary>
+    public ExperimentRun RunGiven(IReadOnlyList<(string Name, CrateModel Network)> models, EvaluationData data, MeasurementSettings measurement, int pictureImages,
+        Func<int, int, LayerReadouts>? readouts = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(data);
@@ -114,12 +119,13 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         progress.Planned(models.Count);
         var results = new List<ModelResult>();
         var showcase = new List<ShowcaseModel>();
-        foreach ((string name, CrateModel network) in models)
+        foreach (((string name, CrateModel network), int index) in models.Select((m, i) => (m, i)))
         {
             progress.Stage(name, null, "measuring");
             var timer = Stopwatch.StartNew();
             TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            IReadOnlyList<LayerResult> layers = evaluator.Evaluate(network, layer => progress.Stage(name, null, $"measured layer {layer + 1}"));
+            IReadOnlyList<LayerResult> layers = evaluator.Evaluate(network, layer => progress.Stage(name, null, $"measured layer {layer + 1}"),
+                readouts is null ? null : layer => readouts(index, layer));
             CrateVariant variant = network.Architecture.Variant;
             var result = new ModelResult(name, ModelNames.Attention(variant), ModelNames.Nonlinearity(variant), null, null, null, null, 0, 0,
                 timer.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, layers, null, ModelRole.Given);

@@ -26,14 +26,18 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
     public MaskRule OtherRule => settings.Rule == MaskRule.TopFraction ? MaskRule.CumulativeMass : MaskRule.TopFraction;
 
     /// <summary>Every measured layer of <paramref name="network"/>; <paramref name="onLayer"/> is called after each.</summary>
-    public IReadOnlyList<LayerResult> Evaluate(CrateNetworkSource network, Action<int>? onLayer = null)
+    /// <remarks>
+    /// <paramref name="readouts"/>, when given, supplies each layer's read-outs instead of the network (a merge of
+    /// shards, <see cref="EmergenceShards"/>); the scores are made from them by the same code either way.
+    /// </remarks>
+    public IReadOnlyList<LayerResult> Evaluate(CrateNetworkSource network, Action<int>? onLayer = null, Func<int, LayerReadouts>? readouts = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         CrateArchitecture architecture = network.Architecture;
         var results = new List<LayerResult>();
         foreach (int layer in Layers(architecture))
         {
-            results.Add(EvaluateLayer(network, architecture, layer));
+            results.Add(Score(architecture, layer, readouts?.Invoke(layer) ?? Readouts(network, architecture, layer)));
             onLayer?.Invoke(layer);
         }
         return results;
@@ -110,32 +114,38 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
             .Select(r => new GridMasks(r.HeadMasks, r.Mask)).ToArray();
     }
 
-    private LayerResult EvaluateLayer(CrateNetworkSource network, CrateArchitecture architecture, int layer)
+    /// <summary>
+    /// What the network says about every image of the data at <paramref name="layer"/>, in row order: CrateSegment's
+    /// head and merged masks under the measurement's rule and the other one (grid resolution), and MaskCut's objects on
+    /// the layer's head features (Appendix B.4). Every metric of the layer is a function of these and the truth.
+    /// </summary>
+    public LayerReadouts Readouts(CrateNetworkSource network, CrateArchitecture architecture, int layer)
     {
-        int side = settings.InputSize ?? architecture.ImageHeight;
-        int sideWidth = settings.InputSize ?? architecture.ImageWidth;
-        (int gridHeight, int gridWidth) = Grid(architecture);
-
-        // Coarse segmentation from [CLS] attention (Appendix B.3) under both rules, and the permutation control.
-        (AttentionScores own, AttentionScores other, AttentionScores permuted) = ScoreAll(Readout(network, layer, settings.Rule), architecture.Heads,
-            Readout(network, layer, OtherRule), architecture.Heads, gridHeight, gridWidth);
-
-        // MaskCut on the layer's head features (Appendix B.4), every image's objects as class-agnostic detections.
+        ArgumentNullException.ThrowIfNull(architecture);
         var cut = new CrateMaskCutOptions
         {
-            Layer = layer, Cut = settings.Cut, ImageHeight = side, ImageWidth = sideWidth, BatchSize = settings.BatchSize, Device = settings.Device,
+            Layer = layer, Cut = settings.Cut, ImageHeight = settings.InputSize ?? architecture.ImageHeight, ImageWidth = settings.InputSize ?? architecture.ImageWidth,
+            BatchSize = settings.BatchSize, Device = settings.Device,
         };
-        var detections = new List<CocoDetection>();
+        var objects = new List<IReadOnlyList<(BinaryMask Mask, double Score)>>();
         using (var maskCut = context.Transforms.CrateMaskCut(network, cut).Fit(data.View))
-        {
-            int row = 0;
             foreach (MaskCutPrediction image in context.Data.CreateEnumerable<MaskCutPrediction>(maskCut.Transform(data.View), reuseRowObject: false))
-            {
-                IReadOnlyList<MaskCutDetection> found = image.Objects();
-                detections.AddRange(CocoDetections.FromMasks(data.ImageIds[row++], found.Select(f => f.Mask).ToList(),
-                    found.Select(f => (double)f.Score).ToList()));
-            }
-        }
+                objects.Add(image.Objects().Select(f => (f.Mask, (double)f.Score)).ToArray());
+        return new LayerReadouts(Readout(network, layer, settings.Rule), Readout(network, layer, OtherRule), objects);
+    }
+
+    /// <summary>The layer's metrics from its read-outs: eq. 13–14 and the foreground metrics under both rules, the permutation control, class-agnostic COCO AP.</summary>
+    public LayerResult Score(CrateArchitecture architecture, int layer, LayerReadouts readouts)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(readouts);
+        (int gridHeight, int gridWidth) = Grid(architecture);
+        (AttentionScores own, AttentionScores other, AttentionScores permuted) = ScoreAll(readouts.Masks, architecture.Heads,
+            readouts.OtherMasks, architecture.Heads, gridHeight, gridWidth);
+        var detections = new List<CocoDetection>();
+        for (int row = 0; row < readouts.Objects.Count; row++)
+            detections.AddRange(CocoDetections.FromMasks(data.ImageIds[row], readouts.Objects[row].Select(o => o.Mask).ToList(),
+                readouts.Objects[row].Select(o => o.Score).ToList()));
         var agnostic = new CocoEvaluationOptions { ClassAgnostic = true };
         CocoMetrics boxes = CocoEvaluation.Evaluate(data.Truth, detections, CocoIouType.BoundingBox, agnostic);
         CocoMetrics masks = CocoEvaluation.Evaluate(data.Truth, detections, CocoIouType.Segmentation, agnostic);
@@ -150,3 +160,9 @@ public sealed class LayerwiseEvaluator(MLContext context, EvaluationData data, M
         public bool[] HeadMasks { get; set; } = [];
     }
 }
+
+/// <summary>
+/// One layer's read-outs of every image, in the data's row order: CrateSegment's masks under the measurement's rule
+/// (<see cref="Masks"/>) and the other (<see cref="OtherMasks"/>), and MaskCut's objects with their scores.
+/// </summary>
+public sealed record LayerReadouts(IReadOnlyList<GridMasks> Masks, IReadOnlyList<GridMasks> OtherMasks, IReadOnlyList<IReadOnlyList<(BinaryMask Mask, double Score)>> Objects);

@@ -48,6 +48,10 @@ var checkpointHeads = new Option<int?>("--checkpoint-heads") { Description = "He
 var inputSize = new Option<int?>("--input-size") { Description = "Network input side for the read-outs [default: the model's training size; 480 with --voc/--coco, as DINO and CutLER]." };
 var maxImages = new Option<int?>("--max-images") { Description = "Measure only the first N images of --voc or --coco." };
 var layers = new Option<int[]>("--layers") { Description = "Layers to measure, 1-based [default: all].", AllowMultipleArgumentsPerToken = true };
+var shardIndex = new Option<int?>("--shard-index") { Description = "With --voc/--coco and --shard-count: measure only this shard (0-based) of the images, into --output; merge the shards with --merge (docs/scaling.md)." };
+var shardCount = new Option<int?>("--shard-count") { Description = "The number of shards N: an image is in shard FNV-1a-64(its name) mod N." };
+var merge = new Option<DirectoryInfo[]>("--merge") { Description = "With --voc/--coco and the shards' --model and options: merge these shard folders into the single run's report.", AllowMultipleArgumentsPerToken = true };
+var stopAfter = new Option<int?>("--stop-after") { Description = "A shard stops after this many (model, layer) read-outs with exit code 75 (run it again to resume)." };
 var plain = new Option<bool>("--plain") { Description = "Progress as plain lines instead of live bars." };
 
 var root = new RootCommand("""
@@ -61,7 +65,7 @@ var root = new RootCommand("""
 {
     quick, output, seeds, variants, epochsEval, epochs, trainImages, learningRate, optimizer, weightDecay, warmup, batchSize, dim, depth, heads,
     patch, imageSize, radius, shapes, textures, initialization, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
-    inputSize, maxImages, layers, plain,
+    inputSize, maxImages, layers, shardIndex, shardCount, merge, stopAfter, plain,
 };
 
 root.SetAction(parsed =>
@@ -94,20 +98,43 @@ int Execute(ParseResult parsed)
     };
 
     ExperimentResult result;
+    DirectoryInfo[] mergeFolders = parsed.GetValue(merge) ?? [];
+    int? index = parsed.GetValue(shardIndex), count = parsed.GetValue(shardCount);
+    if (index.HasValue != count.HasValue) throw new ArgumentException("Give --shard-index and --shard-count together.");
     if (vocRoot is not null || cocoRoot is not null)
     {
         if (vocRoot is not null && cocoRoot is not null) throw new ArgumentException("Give --voc or --coco, not both.");
         if (given.Length == 0) throw new ArgumentException("--voc and --coco measure given models: name them with --model.");
+        if (count.HasValue && mergeFolders.Length > 0) throw new ArgumentException("--merge joins shards: give it without --shard-index/--shard-count.");
+        Crate.Transforms.Datasets.ShardPartition? shard = count is int shards ? new Crate.Transforms.Datasets.ShardPartition(index!.Value, shards) : null;
         var context = new Microsoft.ML.MLContext(seed: 0);
         EvaluationData data = vocRoot is not null
-            ? EvaluationData.Voc(context, vocRoot.FullName, parsed.GetValue(vocSplit)!, parsed.GetValue(maxImages))
-            : EvaluationData.Coco(context, cocoRoot!.FullName, parsed.GetValue(cocoSplit), parsed.GetValue(maxImages));
+            ? EvaluationData.Voc(context, vocRoot.FullName, parsed.GetValue(vocSplit)!, parsed.GetValue(maxImages), shard)
+            : EvaluationData.Coco(context, cocoRoot!.FullName, parsed.GetValue(cocoSplit), parsed.GetValue(maxImages), shard);
         var loaded = given.Select(f => GivenModels.Load(f.FullName, parsed.GetValue(checkpointHeads))).ToList();
-        result = Run(parsed.GetValue(plain), p => EmergenceReport.Given(context, loaded, data, measurement, parsed.GetValue(pictures) ?? 4, directory, p, commandLine));
+        string[] modelPaths = given.Select(f => f.FullName).ToArray();
+        // What shapes a shard's read-outs, by option name; the dataset is in the manifest by its images' names and ids.
+        var shardOptions = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["data"] = data.Title,
+            ["--model"] = string.Join(' ', given.Select(f => f.Name)),
+            ["--checkpoint-heads"] = parsed.GetValue(checkpointHeads)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default",
+            ["--input-size"] = measurement.InputSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default",
+            ["--rule"] = measurement.Rule.ToString(),
+            ["--fraction"] = measurement.Fraction.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            ["--layers"] = layerList is null ? "all" : string.Join(' ', layerList.Select(l => l + 1)),
+            ["--max-images"] = parsed.GetValue(maxImages)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "all",
+        };
+        if (shard is not null)
+            return EmergenceShards.RunShard(context, loaded, modelPaths, data, measurement, shardOptions, shard, directory, parsed.GetValue(stopAfter), Console.Out);
+        Func<int, int, LayerReadouts>? readouts = mergeFolders.Length == 0 ? null
+            : EmergenceShards.Merge(context, loaded, modelPaths, data, measurement, shardOptions, mergeFolders.Select(f => f.FullName).ToArray());
+        result = Run(parsed.GetValue(plain), p => EmergenceReport.Given(context, loaded, data, measurement, parsed.GetValue(pictures) ?? 4, directory, p, commandLine, readouts));
     }
     else
     {
         if (given.Length > 0) throw new ArgumentException("--model needs --voc or --coco (the embedded experiment trains its own models).");
+        if (count.HasValue || mergeFolders.Length > 0) throw new ArgumentException("--shard-index, --shard-count and --merge need --voc or --coco.");
         ExperimentSettings settings = parsed.GetValue(quick) ? ExperimentSettings.Quick : ExperimentSettings.Default;
         TrainingRecipe recipe = settings.Recipe;
         recipe = recipe with

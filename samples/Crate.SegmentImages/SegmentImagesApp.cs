@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Reflection;
 using Crate.Trainers;
 using Crate.Trainers.Data;
 using Crate.Transforms;
@@ -150,7 +149,7 @@ public static class SegmentImagesApp
         };
         var manifest = new ShardManifest
         {
-            CodeVersion = typeof(CrateModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            CodeVersion = ShardManifest.ThisCodeVersion,
             ModelSha256 = ShardManifest.Sha256OfFile(modelPath),
             Options = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {

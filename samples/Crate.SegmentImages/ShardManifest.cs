@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -46,8 +47,8 @@ internal sealed record ShardManifest
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>The manifest in <paramref name="folder"/>, or null when it has none.</summary>
-    public static ShardManifest? Read(string folder)
+    /// <summary>The manifest in <paramref name="folder"/>, or null when it has none; <paramref name="format"/> is Crate.Emergence's for its shards.</summary>
+    public static ShardManifest? Read(string folder, string format = CurrentFormat)
     {
         string path = Path.Combine(folder, FileName);
         if (!File.Exists(path)) return null;
@@ -60,8 +61,8 @@ internal sealed record ShardManifest
         {
             throw new InvalidDataException($"'{path}' is not a shard manifest: {e.Message}", e);
         }
-        if (manifest is null || manifest.Format != CurrentFormat)
-            throw new InvalidDataException($"'{path}' is not a shard manifest of format {CurrentFormat} (it says '{manifest?.Format}').");
+        if (manifest is null || manifest.Format != format)
+            throw new InvalidDataException($"'{path}' is not a shard manifest of format {format} (it says '{manifest?.Format}').");
         return manifest;
     }
 
@@ -85,6 +86,10 @@ internal sealed record ShardManifest
             return $"dataset of {DatasetImages} images (sha256 {DatasetSha256}) vs {other.DatasetImages} images (sha256 {other.DatasetSha256})";
         return null;
     }
+
+    /// <summary>This build's code version: Crate.Transforms' informational version (with the commit when built from git).</summary>
+    public static string ThisCodeVersion =>
+        typeof(Crate.Transforms.Network.CrateModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     public static string Sha256OfFile(string path)
     {

@@ -89,12 +89,12 @@ public sealed class SegmentImagesTests
         Directory.CreateDirectory(In("photos"));
         using (MLImage image = ShapesDataset.ToImage(ShapesDataset.Sample(new ShapesDatasetOptions { Count = 1, Seed = 7 }, 0)))
             image.Save(In("photos", "1.png"));
-        // Each size its own output folder: a folder holding another run's outputs is refused (a shard's manifest).
         string[] common = ["--images", In("photos"), "--model", SampleRun.Checkpoint, "--heads", "4", "--device", "cpu"];
-        SampleRun coarse = SampleRun.Of(SegmentImagesApp.Run, [.. common, "--output", In("out-32"), "--size", "32"]).Succeeded();
+        // Two output folders: a folder holding a run under other options is refused (docs/scaling.md, resume).
+        SampleRun coarse = SampleRun.Of(SegmentImagesApp.Run, [.. common, "--size", "32", "--output", In("out-32")]).Succeeded();
         StringAssert.Contains(coarse.Output, "Warning: --size 32 gives a 4×4 patch grid");
         StringAssert.Contains(coarse.Output, "Try --size 96");
-        SampleRun fine = SampleRun.Of(SegmentImagesApp.Run, [.. common, "--output", In("out-96"), "--size", "96"]).Succeeded();
+        SampleRun fine = SampleRun.Of(SegmentImagesApp.Run, [.. common, "--size", "96", "--output", In("out-96")]).Succeeded();
         Assert.DoesNotContain("Warning", fine.Output);
         Assert.DoesNotContain("Input ", fine.Output, "a size given is used as given");
     }
