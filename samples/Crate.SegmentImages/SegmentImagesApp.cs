@@ -223,7 +223,6 @@ public static class SegmentImagesApp
                         var image = new JournalImage(file, row.Name, id, pixels.Width, pixels.Height,
                             found.Select(o => new JournalObject(o.Score, RleMask.FromPixels(o.Mask).ToCompressedString())).ToArray());
                         journal.Append(image);
-                        done.Add(image);
                         if (segmented < SummaryRows)
                             summary.AddRow(Markup.Escape(file), id.ToString(CultureInfo.InvariantCulture), $"{pixels.Width}×{pixels.Height}",
                                 found.Count.ToString(CultureInfo.InvariantCulture), string.Join(" ", found.Select(o => o.Score.ToString("F2", CultureInfo.InvariantCulture))));
@@ -233,16 +232,19 @@ public static class SegmentImagesApp
                 });
         if (segmented > 0) console.Write(summary);
         if (segmented > SummaryRows) console.WriteLine($"… and {segmented - SummaryRows} more images.");
-        if (done.Count < manifest.Images.Length)
+        int doneCount = done.Count + segmented;
+        if (doneCount < manifest.Images.Length)
         {
-            console.WriteLine($"Stopped after {segmented} images (--stop-after): {done.Count} of the shard's {manifest.Images.Length} are done. " +
+            console.WriteLine($"Stopped after {segmented} images (--stop-after): {doneCount} of the shard's {manifest.Images.Length} are done. " +
                 "Run the same command again to go on.");
             return StoppedEarly;
         }
 
         // The image list the results refer to, in COCO's format: results and list load together in pycocotools or
-        // CocoResultsFile.Read, and the list is what --image-ids takes back. Both are made from the journal, as a merge makes them.
-        int objectCount = ShardJournal.WriteResults(output, done, maskCutOptions.CategoryName);
+        // CocoResultsFile.Read, and the list is what --image-ids takes back. Both are made from the journal, as a merge makes them:
+        // the pass itself keeps no record of the images it did, so its memory stays flat however long the shard.
+        journal.Dispose(); // closed before it is read back (a second handle on an open file is refused on Windows)
+        int objectCount = ShardJournal.WriteResults(output, ShardJournal.Read(output), maskCutOptions.CategoryName);
         (manifest with { Complete = true }).Write(output);
         console.WriteLine($"Pictures: {Path.Combine(output, "attention")} (every head of layer {attention.Layers[0]}), {Path.Combine(output, "segment")} " +
             $"(CrateSegment), {Path.Combine(output, MasksFolder)} (CrateSegment's masks on the {gridHeight}×{gridWidth} patch grid, PNG label maps of 0 and 1), " +
