@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms.Segmentation;
@@ -116,7 +117,10 @@ internal sealed class AffinityGraph : IDisposable
         using var scope = NewDisposeScope();
         // Above-τ neighbours per patch: integers ≤ N, exact in float32. d_i = count_i + ε·(N − count_i).
         Tensor counts = (_active * _above.mv(_active)).to_type(ScalarType.Float64);
-        Tensor degrees = counts * (1 - Epsilon) + Count * Epsilon;
+        // Scalars held for the whole call: TorchSharp's implicit double → Scalar temporaries (and add's implicit alpha
+        // of 1) can be finalized while libtorch still reads them, which failed once as "Unknown scalar type" here.
+        using Scalar keep = (1 - Epsilon).ToScalar(), floor = (Count * Epsilon).ToScalar(), one = 1.ToScalar();
+        Tensor degrees = counts.mul(keep).add(floor, one);
         return (counts.DetachFromDisposeScope(), degrees.DetachFromDisposeScope(), degrees.rsqrt().DetachFromDisposeScope());
     }
 
