@@ -44,6 +44,16 @@ internal static class FixtureImages
         return context.Data.LoadFromEnumerable(rows);
     }
 
+    /// <summary>Writes an opaque PNG of <paramref name="width"/>×<paramref name="height"/> random pixels drawn from <paramref name="random"/>.</summary>
+    public static void SaveRandomPng(string path, int width, int height, Random random)
+    {
+        var rgba = new byte[width * height * 4];
+        random.NextBytes(rgba);
+        for (int p = 3; p < rgba.Length; p += 4) rgba[p] = 255;
+        using MLImage image = MLImage.CreateFromPixels(width, height, MLPixelFormat.Rgba32, rgba);
+        image.Save(path);
+    }
+
     /// <summary>The fixture network saved as a Crate.MLNet model file at a temporary path (deleted by the caller).</summary>
     public static string SaveModelFile()
     {

@@ -26,14 +26,7 @@ public sealed class ImageRangeTests
         try
         {
             var random = new Random(3);
-            for (int i = 0; i < 2; i++)
-            {
-                var rgba = new byte[32 * 32 * 4];
-                random.NextBytes(rgba);
-                for (int p = 3; p < rgba.Length; p += 4) rgba[p] = 255;
-                using MLImage image = MLImage.CreateFromPixels(32, 32, MLPixelFormat.Rgba32, rgba);
-                image.Save(Path.Combine(folder, $"{i}.png"));
-            }
+            for (int i = 0; i < 2; i++) FixtureImages.SaveRandomPng(Path.Combine(folder, $"{i}.png"), 32, 32, random);
             var context = new MLContext(seed: 0);
             IDataView files = context.Data.LoadFromEnumerable(new[] { new ImageFile { Name = "0.png" }, new ImageFile { Name = "1.png" } });
             ITransformer load = context.Transforms.LoadImages("Image", folder, nameof(ImageFile.Name))

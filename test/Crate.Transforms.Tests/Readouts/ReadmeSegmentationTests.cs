@@ -21,14 +21,7 @@ public sealed class ReadmeSegmentationTests
         try
         {
             var random = new Random(4);
-            for (int f = 0; f < 2; f++)
-            {
-                var pixels = new byte[40 * 48 * 4];
-                random.NextBytes(pixels);
-                for (int i = 3; i < pixels.Length; i += 4) pixels[i] = 255;
-                using MLImage image = MLImage.CreateFromPixels(48, 40, MLPixelFormat.Rgba32, pixels);
-                image.Save(Path.Combine(folder, $"{f}.png"));
-            }
+            for (int f = 0; f < 2; f++) FixtureImages.SaveRandomPng(Path.Combine(folder, $"{f}.png"), 48, 40, random);
 
             var mlContext = new MLContext();
             IDataView files = mlContext.Data.LoadFromEnumerable(Directory.GetFiles(folder).Order().Select(f => new ImageFile(Path.GetFileName(f))));

@@ -42,14 +42,7 @@ public sealed class SkippedRecordsStayInStepTests
         model = FixtureImages.Import();
         images = SegmentationFixtures.Scratch();
         var random = new Random(17);
-        for (int i = 0; i < GoodCount; i++)
-        {
-            var pixels = new byte[Side * Side * 4];
-            random.NextBytes(pixels);
-            for (int p = 3; p < pixels.Length; p += 4) pixels[p] = 255;
-            using MLImage image = MLImage.CreateFromPixels(Side, Side, MLPixelFormat.Rgba32, pixels);
-            image.Save(images.File($"good-{i}.png"));
-        }
+        for (int i = 0; i < GoodCount; i++) FixtureImages.SaveRandomPng(images.File($"good-{i}.png"), Side, Side, random);
     }
 
     [ClassCleanup]
