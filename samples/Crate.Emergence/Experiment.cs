@@ -78,7 +78,7 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
                     if (seed == settings.Seeds[0]) showcase.Add(new ShowcaseModel(trained.Model, network, trained.Layers));
                     else network.Dispose();
                     if (!settings.MeasureUntrained) continue;
-                    (ModelResult floor, CrateModel floorNetwork) = TrainAndMeasure(settings with { EvaluateEveryEpoch = false }, floorRecipe, name + " untrained",
+                    (ModelResult floor, CrateModel floorNetwork) = TrainAndMeasure(settings with { EvaluateEveryEpoch = false }, floorRecipe, ModelNames.Untrained(name),
                         ModelRole.Untrained, variant, seed, floorTraining, test, evaluator, null);
                     floorNetwork.Dispose();
                     untrained.Add(floor);

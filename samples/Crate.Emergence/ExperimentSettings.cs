@@ -94,6 +94,21 @@ public sealed record ExperimentSettings
     public static ExperimentSettings Default => new();
 
     /// <summary>
+    /// <c>--long</c>: the miniature of docs/emergence.md's search, in which both classifiers are well trained (3
+    /// classes that differ only in the object's texture, which the clutter never carries): CRATE and ViT, each under
+    /// <see cref="Crate.Trainers.CrateInitialization.OrthogonalAllBlocks"/> (CRATE's initialisation, and the equivalent
+    /// one for ViT's blocks) and under the authors' <see cref="Crate.Trainers.CrateInitialization.Reference"/>, 3 seeds
+    /// each. Sized to finish within 90 minutes on 2 CPU cores (docs/emergence.md has the measured time).
+    /// </summary>
+    public static ExperimentSettings Long => new()
+    {
+        Recipe = new TrainingRecipe { TrainingImages = 6000, Epochs = 6 },
+        Variants = [CrateVariant.Crate, CrateVariant.ViT],
+        Initializations = [Crate.Trainers.CrateInitialization.OrthogonalAllBlocks, Crate.Trainers.CrateInitialization.Reference],
+        Data = new SceneDatasetOptions { Shapes = [ShapeFamily.Disc], Textures = [ShapeTexture.Stripes, ShapeTexture.Checker, ShapeTexture.Dots], ObjectRadius = (7, 12) },
+    };
+
+    /// <summary>
     /// <c>--quick</c>: the same experiment made small: 2 seeds, 1,000
     /// images × 2 epochs (31 steps), 200 test images, 40 scenes. The models are barely trained; it checks that
     /// everything runs and how the report looks, not what it finds.

@@ -16,6 +16,9 @@ public static class ModelNames
         _ => variant.ToString(),
     };
 
+    /// <summary>The report's name of <paramref name="model"/>'s network at its initialisation, "CRATE untrained" (its untrained floor).</summary>
+    public static string Untrained(string model) => model + " untrained";
+
     /// <summary>The attention block: "MSSA" (U as query, key and value) or "MHSA".</summary>
     public static string Attention(CrateVariant variant) => variant is CrateVariant.ViT or CrateVariant.CrateMhsa ? "MHSA" : "MSSA";
 

@@ -11,6 +11,7 @@ using Crate.Transforms.Segmentation;
 using Spectre.Console;
 
 var quick = new Option<bool>("--quick") { Description = "A small run: 2 seeds, 31 training steps, fewer images. Checks the wiring, not the science." };
+var longRun = new Option<bool>("--long") { Description = "The long run (at most 90 minutes on 2 CPU cores): the miniature in which the classifiers are well trained, CRATE and ViT under two initialisations, 3 seeds (docs/emergence.md)." };
 var output = new Option<DirectoryInfo>("--output", "-o") { Description = "The report folder.", DefaultValueFactory = _ => new DirectoryInfo("crate-emergence-report") };
 var seeds = new Option<int[]>("--seeds") { Description = "Training seeds [default: 0 1 2; --quick: 0 1].", AllowMultipleArgumentsPerToken = true };
 var variants = new Option<string[]>("--variants") { Description = "Models to train: Crate ViT CrateMhsa CrateMlp CrateSoftThreshold [default: the first four].", AllowMultipleArgumentsPerToken = true };
@@ -29,6 +30,7 @@ var patch = new Option<int?>("--patch") { Description = "Patch side in pixels [d
 var imageSize = new Option<int?>("--image-size") { Description = "Side of the embedded images in pixels [default: 48]." };
 var radius = new Option<double[]>("--radius") { Description = "Object radius range in pixels, LOW HIGH [default: 10 18].", AllowMultipleArgumentsPerToken = true };
 var shapes = new Option<Crate.Trainers.Data.ShapeFamily[]>("--shapes") { Description = "Object outlines [default: Disc Square Triangle Cross].", AllowMultipleArgumentsPerToken = true };
+var textureCell = new Option<double?>("--texture-cell") { Description = "Side of a texture cell in pixels (a stripe's width, a checker square) [default: 4]." };
 var textures = new Option<Crate.Trainers.Data.ShapeTexture[]>("--textures") { Description = "Object textures [default: Stripes Dots]; classes are outline × texture.", AllowMultipleArgumentsPerToken = true };
 var initialization = new Option<CrateInitialization[]>("--initialization") { Description = "Orthogonal, OrthogonalAllBlocks (also ViT's attention and MLP matrices orthogonal) or Reference (PyTorch's defaults, the authors' code); several train every model under each [default: Orthogonal].", AllowMultipleArgumentsPerToken = true };
 var crops = new Option<bool>("--crops") { Description = "RandomResizedCrop (scale ≥ 0.35) on training images [default: off]." };
@@ -63,8 +65,8 @@ var root = new RootCommand("""
     With --voc or --coco and --model, measures given models on real data and writes the same report.
     """)
 {
-    quick, output, seeds, variants, epochsEval, epochs, trainImages, learningRate, optimizer, weightDecay, warmup, batchSize, dim, depth, heads,
-    patch, imageSize, radius, shapes, textures, initialization, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
+    quick, longRun, output, seeds, variants, epochsEval, epochs, trainImages, learningRate, optimizer, weightDecay, warmup, batchSize, dim, depth, heads,
+    patch, imageSize, radius, shapes, textures, textureCell, initialization, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
     inputSize, maxImages, layers, shardIndex, shardCount, merge, stopAfter, plain,
 };
 
@@ -135,7 +137,8 @@ int Execute(ParseResult parsed)
     {
         if (given.Length > 0) throw new ArgumentException("--model needs --voc or --coco (the embedded experiment trains its own models).");
         if (count.HasValue || mergeFolders.Length > 0) throw new ArgumentException("--shard-index, --shard-count and --merge need --voc or --coco.");
-        ExperimentSettings settings = parsed.GetValue(quick) ? ExperimentSettings.Quick : ExperimentSettings.Default;
+        if (parsed.GetValue(quick) && parsed.GetValue(longRun)) throw new ArgumentException("Give --quick or --long, not both.");
+        ExperimentSettings settings = parsed.GetValue(quick) ? ExperimentSettings.Quick : parsed.GetValue(longRun) ? ExperimentSettings.Long : ExperimentSettings.Default;
         TrainingRecipe recipe = settings.Recipe;
         recipe = recipe with
         {
@@ -160,12 +163,13 @@ int Execute(ParseResult parsed)
             sceneData = r.Length == 2 ? sceneData with { ObjectRadius = (r[0], r[1]) } : throw new ArgumentException("--radius takes two numbers: LOW HIGH.");
         if (parsed.GetValue(shapes) is { Length: > 0 } outlines) sceneData = sceneData with { Shapes = outlines };
         if (parsed.GetValue(textures) is { Length: > 0 } fills) sceneData = sceneData with { Textures = fills };
+        if (parsed.GetValue(textureCell) is double cell) sceneData = sceneData with { TextureCell = cell };
         sceneData.Validate();
         settings = settings with
         {
             Recipe = recipe,
             Seeds = parsed.GetValue(seeds) is { Length: > 0 } s ? s : settings.Seeds,
-            Initializations = parsed.GetValue(initialization) is { Length: > 1 } several ? several.Distinct().ToArray() : null,
+            Initializations = parsed.GetValue(initialization) is { Length: > 0 } named ? (named.Length > 1 ? named.Distinct().ToArray() : null) : settings.Initializations,
             Variants = parsed.GetValue(variants) is { Length: > 0 } v
                 ? v.Select(name => Enum.Parse<Crate.Transforms.Network.CrateVariant>(name, ignoreCase: true)).ToArray() : settings.Variants,
             Data = sceneData,

@@ -50,10 +50,8 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
             rows.Add(pictures.Images.Select((image, i) => Tile(SegmentationPictures.MaskOverlay(image, masks[i], type.Dimensions[0], type.Dimensions[1], 0.45f, Scale(image)))).ToArray());
             labels.Add($"{model.Name} mask");
         }
-        rows.Add(pictures.Images.Select((_, i) => i == 0 ? ColourBar() : "").ToArray());
-        labels.Add("colour: min → max");
         return Grid(file, $"Penultimate layer: [CLS] attention (best head) and top-{measurement.Fraction:P0} mask; maps scaled min to max; nearest sampling, one block per patch",
-            labels, pictures.Captions, rows);
+            labels, pictures.Captions, rows, withColourBar: true);
     }
 
     /// <summary>
@@ -77,19 +75,21 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
                 labels.Add($"{model.Name} L{layer + 1} head {k + 1}");
             }
         }
-        rows.Add(pictures.Images.Select((_, i) => i == 0 ? ColourBar() : "").ToArray());
-        labels.Add("colour: min → max");
         return Grid(file, "[CLS] attention, every head of the penultimate layer (L); maps scaled min to max; nearest sampling, one block per patch",
-            labels, pictures.Captions, rows);
+            labels, pictures.Captions, rows, withColourBar: true);
     }
 
-    /// <summary>A colour-bar tile: the heatmaps' colours from a map's minimum (left) to its maximum (right), drawn by the heatmaps' own code.</summary>
-    private string ColourBar()
+    /// <summary>
+    /// The heatmaps' colour bar, in a row of its own under the tiles: the colours from a map's minimum (left) to its
+    /// maximum (right), drawn by the heatmaps' own code, with ticks at 0, 50 and 100 % of each map's range.
+    /// </summary>
+    private ColourBar ColourBar(int row)
     {
         const int steps = 64;
         var blank = new ImagePixels(TileSize, TileSize, new float[3 * TileSize * TileSize]);
         float[] ramp = Enumerable.Range(0, steps).Select(i => (float)i / (steps - 1)).ToArray();
-        return Tile(SegmentationPictures.Heatmap(blank, ramp, 1, steps, opacity: 1f));
+        return new ColourBar(row, 0, Tile(SegmentationPictures.Heatmap(blank, ramp, 1, steps, opacity: 1f)), ["0", "50", "100"],
+            "% of each map's range, min → max");
     }
 
     /// <summary>Figure 3: PCA of the penultimate layer's head features (Appendix B.2), fitted per model on images of one class.</summary>
@@ -153,13 +153,24 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
         Func<ModelSummary, (int X, IReadOnlyDictionary<Metric, MeanAndSpread> Metrics)[]> points)
     {
         var panels = new List<LinePanel>();
+        // A trained model and its untrained network share a colour; controls number their own greys.
+        var trained = models.Where(m => m.Role is not (ModelRole.Untrained or ModelRole.Control)).Select(m => m.Model).ToList();
+        var controls = models.Where(m => m.Role == ModelRole.Control).Select(m => m.Model).ToList();
+        (int Colour, SeriesKind Kind) Style(ModelSummary m) => m.Role switch
+        {
+            ModelRole.Control => (controls.IndexOf(m.Model), SeriesKind.Control),
+            ModelRole.Untrained => (Math.Max(0, trained.FindIndex(name => ModelNames.Untrained(name) == m.Model)), SeriesKind.Untrained),
+            _ => (trained.IndexOf(m.Model), SeriesKind.Trained),
+        };
         foreach (Metric metric in Metrics.Plotted)
         {
             var series = models.Select(m =>
             {
                 var values = points(m);
+                (int colour, SeriesKind kind) = Style(m);
                 return new LineSeries(m.Model, values.Select(v => (double)v.X).ToArray(), values.Select(v => 100 * v.Metrics[metric].Mean).ToArray(),
-                    values.Select(v => double.IsFinite(v.Metrics[metric].StandardDeviation) ? 100 * v.Metrics[metric].StandardDeviation : 0).ToArray());
+                    values.Select(v => double.IsFinite(v.Metrics[metric].StandardDeviation) ? 100 * v.Metrics[metric].StandardDeviation : 0).ToArray(),
+                    colour, kind);
             }).Where(s => s.Y.Any(double.IsFinite)).ToArray(); // controls have no MaskCut, and only trained models have epochs
             int[] ticks = series.SelectMany(s => s.X).Distinct().Order().Select(x => (int)x).ToArray();
             panels.Add(new LinePanel(Metrics.Title(metric), xLabel, "%", ticks, series));
@@ -169,10 +180,19 @@ public sealed class ReportPictures(MLContext context, string directory, Measurem
         return file;
     }
 
-    private string Grid(string file, string title, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels, IReadOnlyList<IReadOnlyList<string>> rows)
+    /// <summary>Draws the tiles; <paramref name="withColourBar"/> adds a row under them, labelled "colour", holding the heatmaps' colour bar.</summary>
+    private string Grid(string file, string title, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels, IReadOnlyList<IReadOnlyList<string>> rows,
+        bool withColourBar = false)
     {
         string path = Path.Combine(directory, file);
-        ChartHost.Draw(new ChartRequest(path, null, new PictureGrid(title, rowLabels, columnLabels, rows, TileSize)));
+        ColourBar? bar = null;
+        if (withColourBar)
+        {
+            bar = ColourBar(rows.Count);
+            rows = [.. rows, columnLabels.Select(_ => "").ToArray()];
+            rowLabels = [.. rowLabels, "colour"];
+        }
+        ChartHost.Draw(new ChartRequest(path, null, new PictureGrid(title, rowLabels, columnLabels, rows, TileSize, bar)));
         return file;
     }
 

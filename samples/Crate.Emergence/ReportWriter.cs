@@ -241,7 +241,7 @@ public static class ReportWriter
     private static string Initialisation(ModelSummary model) => model.Model.IndexOf(" (", StringComparison.Ordinal) is var i and >= 0 ? model.Model[i..] : "";
 
     private static ModelSummary? Floor(IReadOnlyList<ModelSummary> models, ModelSummary model) =>
-        models.FirstOrDefault(u => u.Role == ModelRole.Untrained && u.Model == model.Model + " untrained");
+        models.FirstOrDefault(u => u.Role == ModelRole.Untrained && u.Model == ModelNames.Untrained(model.Model));
 
     private static Comparison Compare(ModelSummary a, ModelSummary b, Metric metric)
     {
@@ -268,7 +268,7 @@ public static class ReportWriter
         ModelSummary? control = models.FirstOrDefault(m => m.Model == PositionControls.Name(PositionControl.FittedMask));
         bool Emerges(string model, Metric metric)
         {
-            Comparison? floor = tests.FirstOrDefault(t => t.Higher == model && t.Lower == model + " untrained" && t.Metric == metric);
+            Comparison? floor = tests.FirstOrDefault(t => t.Higher == model && t.Lower == ModelNames.Untrained(model) && t.Metric == metric);
             Comparison? position = tests.FirstOrDefault(t => t.Higher == model && t.Lower == control?.Model && t.Metric == metric);
             return floor is { Significant: true } && (metric == Metric.BoxAP50 || position is { Significant: true });
         }

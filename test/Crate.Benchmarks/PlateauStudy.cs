@@ -17,12 +17,13 @@ using static TorchSharp.torch;
 /// fixed probe batch and where the [CLS] token attends (its attention on the object's patches against their share).
 /// Defaults are the issue's recipe on SceneDataset's default training images: d 64 (width), 4 layers (depth) of 4
 /// heads of 16 (heads, headdim), patch 4 at 48×48 (size; radius=LOW,HIGH for the objects), AdamW 2e-3, one warm-up epoch, per-epoch cosine, batch 64, label smoothing 0.1, no crop, flip, 3,000
-/// images, 6 epochs, 600 held-out images (another seed).
+/// images, 6 epochs, 600 held-out images (another seed). With data=garments (and garments=FOLDER, default Debian's Fashion-MNIST) the images are
+/// GarmentScenes instead; with recipe=trainer every training setting not given is CrateTrainerOptions' default.
 /// </summary>
 internal static class PlateauStudy
 {
     private const string Keys = "variant seed images test epochs batch optimizer lr wd warmup schedule smoothing crop minscale flip " +
-        "initialization u d pos head threads size radius width depth heads headdim patch shapes textures distractors background";
+        "initialization u d pos head threads size radius width depth heads headdim patch shapes textures distractors background data garments recipe";
 
     public static int Run(string[] settings, bool probe)
     {
@@ -52,27 +53,36 @@ internal static class PlateauStudy
             data = data with { Distractors = (int.Parse(distractors.Split(',')[0]), int.Parse(distractors.Split(',')[^1])) };
         if (s.TryGetValue("background", out string? background))
             data = data with { TexturedBackground = bool.Parse(background) };
+        // recipe=trainer leaves every training setting not given at CrateTrainerOptions' default (what a new user gets);
+        // otherwise the study's own recipe above applies.
+        bool trainerDefaults = Get("recipe", "study") == "trainer";
         var options = new CrateTrainerOptions
         {
             ModelSize = CrateModelSize.Custom, EmbeddingDim = int.Parse(Get("width", "64")), Depth = int.Parse(Get("depth", "4")),
             Heads = int.Parse(Get("heads", "4")), HeadDim = int.Parse(Get("headdim", "16")), PatchSize = int.Parse(Get("patch", "4")),
             ImageHeight = data.ImageHeight, ImageWidth = data.ImageWidth, Variant = Enum.Parse<CrateVariant>(Get("variant", "Crate"), true),
-            Seed = int.Parse(Get("seed", "0")), Epochs = int.Parse(Get("epochs", "6")), BatchSize = int.Parse(Get("batch", "64")),
-            Optimizer = Enum.Parse<CrateOptimizerKind>(Get("optimizer", "AdamW"), true), LearningRate = double.Parse(Get("lr", "2e-3")),
-            WarmupEpochs = int.Parse(Get("warmup", "1")), Schedule = Enum.Parse<ScheduleGranularity>(Get("schedule", "PerEpoch"), true),
-            LabelSmoothing = double.Parse(Get("smoothing", "0.1")), RandomResizedCrop = bool.Parse(Get("crop", "false")),
-            CropMinScale = double.Parse(Get("minscale", "0.08")), HorizontalFlip = bool.Parse(Get("flip", "true")),
-            Initialization = Enum.Parse<CrateInitialization>(Get("initialization", "Reference"), true),
-            Device = ComputeDevice.Cpu, LogEverySteps = int.MaxValue,
+            Seed = int.Parse(Get("seed", "0")), Epochs = int.Parse(Get("epochs", "6")), Device = ComputeDevice.Cpu, LogEverySteps = int.MaxValue,
         };
+        if (!trainerDefaults || s.ContainsKey("batch")) options.BatchSize = int.Parse(Get("batch", "64"));
+        if (!trainerDefaults || s.ContainsKey("optimizer")) options.Optimizer = Enum.Parse<CrateOptimizerKind>(Get("optimizer", "AdamW"), true);
+        if (!trainerDefaults || s.ContainsKey("lr")) options.LearningRate = double.Parse(Get("lr", "2e-3"));
+        if (!trainerDefaults || s.ContainsKey("warmup")) options.WarmupEpochs = int.Parse(Get("warmup", "1"));
+        if (!trainerDefaults || s.ContainsKey("schedule")) options.Schedule = Enum.Parse<ScheduleGranularity>(Get("schedule", "PerEpoch"), true);
+        if (!trainerDefaults || s.ContainsKey("smoothing")) options.LabelSmoothing = double.Parse(Get("smoothing", "0.1"));
+        if (!trainerDefaults || s.ContainsKey("crop")) options.RandomResizedCrop = bool.Parse(Get("crop", "false"));
+        if (!trainerDefaults || s.ContainsKey("minscale")) options.CropMinScale = double.Parse(Get("minscale", "0.08"));
+        if (!trainerDefaults || s.ContainsKey("flip")) options.HorizontalFlip = bool.Parse(Get("flip", "true"));
+        if (!trainerDefaults || s.ContainsKey("initialization"))
+            options.Initialization = Enum.Parse<CrateInitialization>(Get("initialization", "Reference"), true);
         if (s.TryGetValue("wd", out string? wd)) options.WeightDecay = double.Parse(wd);
-        string? initial = InitialWeights(s, options, data.ClassCount);
+        int classCount = Get("data", "scenes") == "garments" ? GarmentScenes.ClassNames.Count : data.ClassCount;
+        string? initial = InitialWeights(s, options, classCount);
         options.InitialWeightsPath = initial;
-        Console.WriteLine($"# {(probe ? "probe" : "run")}: {string.Join(' ', settings)} | {data.ClassCount} classes, {data.Count} images");
+        Console.WriteLine($"# {(probe ? "probe" : "run")}: {string.Join(' ', settings)} | {classCount} classes, {data.Count} images");
         try
         {
             if (probe) Probe(options, data, int.Parse(Get("epochs", "6")));
-            else Train(options, data, int.Parse(Get("test", "600")));
+            else Train(options, data, int.Parse(Get("test", "600")), Get("data", "scenes") == "garments" ? Get("garments", new GarmentSceneOptions().Folder) : null);
         }
         finally
         {
@@ -110,16 +120,26 @@ internal static class PlateauStudy
         return path;
     }
 
-    private static void Train(CrateTrainerOptions options, SceneDatasetOptions data, int testCount)
+    /// <summary>
+    /// Trains on SceneDataset's training images, or with data=garments on GarmentScenes built from the Fashion-MNIST
+    /// files in <paramref name="garmentFolder"/> (training photographs from its train split, held-out ones from t10k).
+    /// </summary>
+    private static void Train(CrateTrainerOptions options, SceneDatasetOptions data, int testCount, string? garmentFolder)
     {
         var context = new MLContext(seed: 0);
-        IDataView Keyed(SceneDatasetOptions o)
-        {
-            IDataView view = SceneDataset.LoadTrainingDataView(context, o);
-            return context.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+        IDataView Keyed(IDataView view) =>
+            context.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
                 .Fit(view).Transform(view);
+        IDataView training, held;
+        if (garmentFolder is null)
+            (training, held) = (SceneDataset.LoadTrainingDataView(context, data), SceneDataset.LoadTrainingDataView(context, data with { Count = testCount, Seed = 1001 }));
+        else
+        {
+            var garments = new GarmentSceneOptions { Folder = garmentFolder, Count = data.Count, Seed = 1, ImageSize = data.ImageWidth };
+            (training, held) = (GarmentScenes.LoadDataView(context, garments),
+                GarmentScenes.LoadDataView(context, garments with { Split = "t10k", Count = testCount, Seed = 1001 }));
         }
-        options.ValidationSet = Keyed(data with { Count = testCount, Seed = 1001 });
+        options.ValidationSet = Keyed(held);
         var clock = Stopwatch.StartNew();
         Console.WriteLine("| epoch | step | training loss | training accuracy | held-out accuracy | seconds |");
         Console.WriteLine("|---|---|---|---|---|---|");
@@ -128,7 +148,7 @@ internal static class PlateauStudy
             if (p.IsEpochEnd)
                 Console.WriteLine($"| {p.Epoch} | {p.Step} | {p.Loss:F4} | {p.TrainAccuracy:P1} | {p.ValidationAccuracy:P1} | {clock.Elapsed.TotalSeconds:F0} |");
         };
-        context.MulticlassClassification.Trainers.Crate(options).Fit(Keyed(data));
+        context.MulticlassClassification.Trainers.Crate(options).Fit(Keyed(training));
     }
 
     /// <summary>
