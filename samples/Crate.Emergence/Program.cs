@@ -31,6 +31,7 @@ var imageSize = new Option<int?>("--image-size") { Description = "Side of the em
 var radius = new Option<double[]>("--radius") { Description = "Object radius range in pixels, LOW HIGH [default: 10 18].", AllowMultipleArgumentsPerToken = true };
 var shapes = new Option<Crate.Trainers.Data.ShapeFamily[]>("--shapes") { Description = "Object outlines [default: Disc Square Triangle Cross].", AllowMultipleArgumentsPerToken = true };
 var textureCell = new Option<double?>("--texture-cell") { Description = "Side of a texture cell in pixels (a stripe's width, a checker square) [default: 4]." };
+var noise = new Option<double?>("--noise") { Description = "Largest change of the pixel noise over the whole image, per channel in [0, 1] [default: 0.03]." };
 var textures = new Option<Crate.Trainers.Data.ShapeTexture[]>("--textures") { Description = "Object textures [default: Stripes Dots]; classes are outline × texture.", AllowMultipleArgumentsPerToken = true };
 var initialization = new Option<CrateInitialization[]>("--initialization") { Description = "Orthogonal, OrthogonalAllBlocks (also ViT's attention and MLP matrices orthogonal) or Reference (PyTorch's defaults, the authors' code); several train every model under each [default: Orthogonal].", AllowMultipleArgumentsPerToken = true };
 var crops = new Option<bool>("--crops") { Description = "RandomResizedCrop (scale ≥ 0.35) on training images [default: off]." };
@@ -66,7 +67,7 @@ var root = new RootCommand("""
     """)
 {
     quick, longRun, output, seeds, variants, epochsEval, epochs, trainImages, learningRate, optimizer, weightDecay, warmup, batchSize, dim, depth, heads,
-    patch, imageSize, radius, shapes, textures, textureCell, initialization, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
+    patch, imageSize, radius, shapes, textures, textureCell, noise, initialization, crops, testImages, scenes, pictures, rule, fraction, device, threads, voc, vocSplit, coco, cocoSplit, models, checkpointHeads,
     inputSize, maxImages, layers, shardIndex, shardCount, merge, stopAfter, plain,
 };
 
@@ -164,6 +165,7 @@ int Execute(ParseResult parsed)
         if (parsed.GetValue(shapes) is { Length: > 0 } outlines) sceneData = sceneData with { Shapes = outlines };
         if (parsed.GetValue(textures) is { Length: > 0 } fills) sceneData = sceneData with { Textures = fills };
         if (parsed.GetValue(textureCell) is double cell) sceneData = sceneData with { TextureCell = cell };
+        if (parsed.GetValue(noise) is double amplitude) sceneData = sceneData with { PixelNoise = amplitude };
         sceneData.Validate();
         settings = settings with
         {

@@ -23,7 +23,7 @@ using static TorchSharp.torch;
 internal static class PlateauStudy
 {
     private const string Keys = "variant seed images test epochs batch optimizer lr wd warmup schedule smoothing crop minscale flip " +
-        "initialization u d pos head threads size radius width depth heads headdim patch shapes textures distractors background data garments recipe";
+        "initialization u d pos head threads size radius width depth heads headdim patch shapes textures distractors background data garments recipe cls";
 
     public static int Run(string[] settings, bool probe)
     {
@@ -95,13 +95,16 @@ internal static class PlateauStudy
     /// Component initialisations tried on the way, applied to the reference initialisation of the same seed and
     /// handed to the trainer as initial weights: u=orthogonal | u=orthogonal:X | u=scale:X (MSSA bases: orthogonal,
     /// orthogonal then times X, or the reference draw times X), d=orthogonal (ISTA dictionaries), pos=X (the standard
-    /// normal positional embedding times X), head=zero (the classifier's weight and bias). Null when none is asked for.
+    /// normal positional embedding times X), head=zero (the classifier's weight and bias), cls=zero (the [CLS] token and
+    /// its positional embedding zero, so that its LayerNorm is zero and its attention uniform: at the start [CLS] reads
+    /// the mean of the tokens). Applied after the initialisation named by initialization=. Null when none is asked for.
     /// </summary>
     private static string? InitialWeights(Dictionary<string, string> s, CrateTrainerOptions options, int classCount)
     {
-        if (!s.Keys.Any(k => k is "u" or "d" or "pos" or "head")) return null;
+        if (!s.Keys.Any(k => k is "u" or "d" or "pos" or "head" or "cls")) return null;
         manual_seed(options.Seed);
         using var model = new CrateModel(options.ToArchitecture(classCount));
+        NetworkInitialization.Apply(model, options.Initialization);
         using (no_grad())
             foreach ((string name, Parameter p) in model.named_parameters())
             {
@@ -114,6 +117,8 @@ internal static class PlateauStudy
                 if (name.EndsWith("feedforward.dictionary") && s.GetValueOrDefault("d") == "orthogonal") nn.init.orthogonal_(p);
                 if (name == "pos_embedding" && s.TryGetValue("pos", out string? scale)) p.mul_(double.Parse(scale));
                 if (name.StartsWith("head.", StringComparison.Ordinal) && s.GetValueOrDefault("head") == "zero") p.zero_();
+                if (s.GetValueOrDefault("cls") == "zero" && name == "cls_token") p.zero_();
+                if (s.GetValueOrDefault("cls") == "zero" && name == "pos_embedding") p[.., 0].zero_();
             }
         string path = Path.Combine(Path.GetTempPath(), $"crate-plateau-{Guid.NewGuid():N}.safetensors");
         CrateModelFile.Save(model, path);

@@ -10,7 +10,7 @@ namespace Crate.Trainers.Data;
 /// </summary>
 internal static class Background
 {
-    /// <summary>Largest change the pixel noise makes to a channel.</summary>
+    /// <summary>Largest change the pixel noise makes to a channel, unless an image's options say otherwise.</summary>
     public const double NoiseAmplitude = 0.03;
 
     /// <summary>The shapes dataset's background: smooth field, lines, noise.</summary>
@@ -109,11 +109,11 @@ internal static class Background
         }
     }
 
-    /// <summary>Adds independent uniform noise in ±<see cref="NoiseAmplitude"/> to every channel, clamped to [0, 1].</summary>
-    public static void Noise(float[] pixels, ref SplitMix64 random)
+    /// <summary>Adds independent uniform noise in ±<paramref name="amplitude"/> to every channel, clamped to [0, 1].</summary>
+    public static void Noise(float[] pixels, ref SplitMix64 random, double amplitude = NoiseAmplitude)
     {
         for (int i = 0; i < pixels.Length; i++)
-            pixels[i] = Math.Clamp(pixels[i] + (float)random.NextDouble(-NoiseAmplitude, NoiseAmplitude), 0, 1);
+            pixels[i] = Math.Clamp(pixels[i] + (float)random.NextDouble(-amplitude, amplitude), 0, 1);
     }
 
     private static float Bilinear(float c00, float c10, float c01, float c11, float fx, float fy) =>

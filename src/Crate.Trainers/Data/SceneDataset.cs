@@ -216,7 +216,7 @@ public static class SceneDataset
         var fullAreas = new int[objects.Count];
         for (int k = 0; k < objects.Count; k++)
             fullAreas[k] = objects[k].Geometry.Paint(pixels, instances, (byte)(k + 1), width, height);
-        Background.Noise(pixels, ref painting);
+        Background.Noise(pixels, ref painting, options.PixelNoise);
 
         var classes = new byte[width * height];
         var areas = new int[objects.Count];

@@ -50,6 +50,13 @@ public sealed record SceneDatasetOptions
     /// <summary>Untextured, flat-coloured outlines painted into the background, drawn uniformly in this range (inclusive). Default (1, 3).</summary>
     public (int Min, int Max) Distractors { get; init; } = (1, 3);
 
+    /// <summary>
+    /// Largest change the independent pixel noise makes to a channel, over the whole image, objects included. Default
+    /// 0.03 (faint). Strong noise (0.2-0.4) makes a single patch's texture ambiguous, so a classifier gains by pooling
+    /// the evidence of all of an object's patches (docs/emergence.md, the search for a miniature).
+    /// </summary>
+    public double PixelNoise { get; init; } = Background.NoiseAmplitude;
+
     /// <summary>A faint grating (a texture of no class) over the background. Default true.</summary>
     public bool TexturedBackground { get; init; } = true;
 
@@ -69,5 +76,6 @@ public sealed record SceneDatasetOptions
             "must satisfy 1 ≤ min ≤ max ≤ 255");
         Require(MinVisibleFraction is >= 0 and <= 1, nameof(MinVisibleFraction), "must be in [0, 1]");
         Require(Distractors.Min >= 0 && Distractors.Min <= Distractors.Max, nameof(Distractors), "must satisfy 0 ≤ min ≤ max");
+        Require(PixelNoise is >= 0 and <= 1, nameof(PixelNoise), "must be in [0, 1]");
     }
 }

@@ -199,11 +199,26 @@ public sealed class SceneDatasetTests
     }
 
     [TestMethod]
+    public void PixelNoiseChangesEveryChannelByAtMostItsAmplitude()
+    {
+        // The noise is the last layer painted and draws the same numbers whatever its amplitude a (a·(2u − 1)), so an
+        // image at a = 0.3 differs from the same image at a = 0 by at most 0.3·255 ≈ 77 levels (clamping only shrinks
+        // it), and, over 48·48·3 draws, somewhere by more than half of that.
+        byte[] quiet = SceneDataset.TrainingImage(Defaults with { PixelNoise = 0 }, 4).Rgb;
+        byte[] noisy = SceneDataset.TrainingImage(Defaults with { PixelNoise = 0.3 }, 4).Rgb;
+        int[] change = quiet.Zip(noisy, (a, b) => Math.Abs(a - b)).ToArray();
+        Assert.IsLessThanOrEqualTo(77, change.Max());
+        Assert.IsGreaterThan(38, change.Max());
+        CollectionAssert.AreEqual(SceneDataset.TrainingImage(Defaults with { PixelNoise = 0 }, 4).Mask, SceneDataset.TrainingImage(Defaults, 4).Mask);
+    }
+
+    [TestMethod]
     public void BadOptionsAreNamed()
     {
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SceneDataset.Scene(Defaults with { ObjectRadius = (7, 30) }, 0)).Message, "ObjectRadius");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SceneDataset.Scene(Defaults with { ObjectsPerScene = (0, 2) }, 0)).Message, "ObjectsPerScene");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SceneDataset.TrainingImage(Defaults with { TextureCell = 1 }, 0)).Message, "TextureCell");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SceneDataset.TrainingImage(Defaults with { PixelNoise = -0.1 }, 0)).Message, "PixelNoise");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SceneDataset.GenerateScenes(Defaults with { Count = -1 })).Message, "Count");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => SceneDataset.ClassNames(Defaults with { Textures = [] })).Message, "Textures");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => SceneDataset.Scene(Defaults, -1));
