@@ -308,8 +308,8 @@ internal sealed class TrainingRun : IDisposable
         {
             using (no_grad())
             {
-                lossSum.add_(loss.detach());
-                correct.add_(right);
+                lossSum.PlusInPlace(loss.detach());
+                correct.PlusInPlace(right);
             }
             images += count;
             EpochImages += count;

@@ -4,6 +4,7 @@ using Crate.Trainers.Data;
 using Crate.Transforms;
 using Crate.Transforms.Network;
 using Microsoft.ML;
+using TorchSharp;
 
 /// <summary>
 /// Training throughput of the whole trainer (data stream, forward, backward, optimizer) on the embedded dataset,
@@ -90,6 +91,66 @@ internal static class TrainingBenchmark
             Measure($"emergence {variant}", 48, data, options, classCount: 8, matmulGflops);
         }
         Console.WriteLine();
+        ProfileStep(quick);
+    }
+
+    /// <summary>
+    /// Where a training step's time goes at the emergence setting, for CRATE and ViT: a hand loop over synthetic
+    /// batches timing the forward pass with the loss, the backward pass and the AdamW step apart, beside two
+    /// yardsticks measured in the same process: the matrix-product rate at the blocks' own shape (the B·(N+1) = 9,280
+    /// tokens × d 64 against a 64×64 weight) and the time of one element-wise pass over a [64, 145, 64] activation.
+    /// </summary>
+    private static void ProfileStep(bool quick)
+    {
+        int steps = quick ? 5 : 20;
+        using var tokens = torch.randn(64 * 145, 64);
+        using var weight = torch.randn(64, 64);
+        double gemm = Time(() => torch.mm(tokens, weight).Dispose(), steps * 10);
+        double gemmGflops = 2.0 * 64 * 145 * 64 * 64 / gemm / 1e9;
+        double elementwise = Time(() => tokens.add(1.0).Dispose(), steps * 10);
+        Console.WriteLine($"Step profile (batch 64, 48×48, synthetic images; {steps} steps after 3 of warm-up); yardsticks: a 9,280×64 by 64×64 product " +
+            $"{gemm * 1e3:F2} ms ({gemmGflops:F1} GFLOP/s), one element-wise pass over [64, 145, 64] {elementwise * 1e3:F2} ms:");
+        Console.WriteLine("| model | forward + loss ms | backward ms | AdamW step ms | step ms | GFLOP/s of the step | share of the same-shape product rate |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (CrateVariant variant in new[] { CrateVariant.Crate, CrateVariant.ViT })
+        {
+            var architecture = new CrateArchitecture
+            {
+                EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 4, ImageHeight = 48, ImageWidth = 48, ClassCount = 8, Variant = variant,
+            };
+            torch.manual_seed(0);
+            using var model = new CrateModel(architecture);
+            model.train();
+            using var optimizer = new Crate.Trainers.Optimization.AdamWOptimizer(model.parameters(), 2e-3, 0.05);
+            using var images = torch.randn(64, 3, 48, 48);
+            using var labels = torch.randint(0, 8, [64], torch.int64);
+            double forward = 0, backward = 0, step = 0;
+            for (int i = 0; i < steps + 3; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var clock = Stopwatch.StartNew();
+                var loss = torch.nn.functional.cross_entropy(model.forward(images), labels, label_smoothing: 0.1);
+                double f = clock.Elapsed.TotalSeconds;
+                optimizer.ZeroGrad();
+                loss.backward();
+                double b = clock.Elapsed.TotalSeconds - f;
+                optimizer.Step();
+                double o = clock.Elapsed.TotalSeconds - f - b;
+                if (i < 3) continue;
+                (forward, backward, step) = (forward + f / steps, backward + b / steps, step + o / steps);
+            }
+            double total = forward + backward + step, flops = 64 * 3 * CrateFlops.ForwardPerImage(architecture, 48, 48);
+            Console.WriteLine($"| {variant} | {forward * 1e3:F1} | {backward * 1e3:F1} | {step * 1e3:F1} | {total * 1e3:F1} | {flops / total / 1e9:F1} | {flops / total / 1e9 / gemmGflops:P0} |");
+        }
+        Console.WriteLine();
+    }
+
+    private static double Time(Action action, int repeats)
+    {
+        for (int i = 0; i < 3; i++) action();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < repeats; i++) action();
+        return clock.Elapsed.TotalSeconds / repeats;
     }
 
     private static void Measure(string name, int size, int batch, int count, ComputeDevice device, double matmulGflops)

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -36,12 +37,16 @@ internal sealed class AdamWOptimizer : CrateOptimizer
     protected override void Update(Tensor parameter, Tensor gradient, IReadOnlyList<Tensor> state, long step)
     {
         Tensor first = state[0], second = state[1];
-        parameter.mul_(1 - LearningRate * WeightDecay);
-        first.mul_(Beta1).add_(gradient, alpha: 1 - Beta1);
-        second.mul_(Beta2).addcmul_(gradient, gradient, value: 1 - Beta2);
         double firstCorrection = 1 - Math.Pow(Beta1, step);
         double secondCorrection = 1 - Math.Pow(Beta2, step);
-        Tensor denominator = (second / secondCorrection).sqrt_().add_(Epsilon);
-        parameter.addcdiv_(first, denominator, value: -LearningRate / firstCorrection);
+        // Every number held for the calls (Crate.Transforms.HeldScalars).
+        using Scalar decay = (1 - LearningRate * WeightDecay).ToScalar(), beta1 = Beta1.ToScalar(), oneMinusBeta1 = (1 - Beta1).ToScalar(),
+            beta2 = Beta2.ToScalar(), oneMinusBeta2 = (1 - Beta2).ToScalar(), correction = secondCorrection.ToScalar(),
+            epsilon = Epsilon.ToScalar(), stepSize = (-LearningRate / firstCorrection).ToScalar();
+        parameter.mul_(decay);
+        first.mul_(beta1).add_(gradient, alpha: oneMinusBeta1);
+        second.mul_(beta2).addcmul_(gradient, gradient, value: oneMinusBeta2);
+        Tensor denominator = second.div(correction).sqrt_().add_(epsilon);
+        parameter.addcdiv_(first, denominator, value: stepSize);
     }
 }

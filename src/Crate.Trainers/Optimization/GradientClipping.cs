@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -23,7 +24,8 @@ internal static class GradientClipping
         if (gradients.Length == 0) return null;
         // ‖g‖ = ‖(‖g₁‖, …, ‖gₙ‖)‖, each norm accumulated in float32 whatever the gradients' type.
         Tensor norm = stack(gradients.Select(g => g.to_type(ScalarType.Float32).norm())).norm();
-        Tensor scale = (maxNorm / (norm + 1e-6)).clamp_max_(1.0);
+        using Scalar bound = maxNorm.ToScalar(), guard = 1e-6.ToScalar(), one = 1.0.ToScalar(); // held for the calls (Crate.Transforms.HeldScalars)
+        Tensor scale = norm.add(guard).reciprocal_().mul_(bound).clamp_max_(one);
         foreach (Tensor gradient in gradients) gradient.mul_(scale.to_type(gradient.dtype));
         return norm.MoveToOuterDisposeScope();
     }

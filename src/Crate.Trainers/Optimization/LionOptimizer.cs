@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -32,9 +33,12 @@ internal sealed class LionOptimizer : CrateOptimizer
     protected override void Update(Tensor parameter, Tensor gradient, IReadOnlyList<Tensor> state, long step)
     {
         Tensor momentum = state[0];
-        parameter.mul_(1 - LearningRate * WeightDecay);
-        Tensor direction = (momentum * Beta1).add_(gradient, alpha: 1 - Beta1).sign_();
-        parameter.add_(direction, alpha: -LearningRate);
-        momentum.mul_(Beta2).add_(gradient, alpha: 1 - Beta2);
+        // Every number held for the calls (Crate.Transforms.HeldScalars).
+        using Scalar decay = (1 - LearningRate * WeightDecay).ToScalar(), beta1 = Beta1.ToScalar(), oneMinusBeta1 = (1 - Beta1).ToScalar(),
+            beta2 = Beta2.ToScalar(), oneMinusBeta2 = (1 - Beta2).ToScalar(), stepSize = (-LearningRate).ToScalar();
+        parameter.mul_(decay);
+        Tensor direction = momentum.mul(beta1).add_(gradient, alpha: oneMinusBeta1).sign_();
+        parameter.add_(direction, alpha: stepSize);
+        momentum.mul_(beta2).add_(gradient, alpha: oneMinusBeta2);
     }
 }

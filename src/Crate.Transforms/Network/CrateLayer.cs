@@ -37,7 +37,7 @@ public sealed class CrateLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        Tensor half = tokens + attention.forward(attention_norm.forward(tokens));
+        Tensor half = tokens.Plus(attention.forward(attention_norm.forward(tokens)));
         return Feedforward(half).MoveToOuterDisposeScope();
     }
 
@@ -63,7 +63,7 @@ public sealed class CrateLayer : nn.Module<Tensor, Tensor>
             ClsAttentionReadout rows = attention.ForwardWithClsAttention(normed);
             (mixed, clsAttention, features) = (rows.Output, rows.ClsAttention, rows.KeyFeatures);
         }
-        Tensor output = Feedforward(tokens + mixed);
+        Tensor output = Feedforward(tokens.Plus(mixed));
         var layer = new LayerIntrospection
         {
             Layer = layerIndex,

@@ -166,7 +166,7 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         Tensor patches = patch_embedding.forward(images);
         Tensor cls = cls_token.expand(images.shape[0], -1, -1);
-        Tensor tokens = cat(new[] { cls, patches }, 1) + PositionalEmbeddingFor(gridHeight, gridWidth);
+        Tensor tokens = cat(new[] { cls, patches }, 1).Plus(PositionalEmbeddingFor(gridHeight, gridWidth));
         return tokens.MoveToOuterDisposeScope();
     }
 

@@ -45,11 +45,12 @@ public sealed class Ista : FeedForwardBlock
     {
         using var scope = NewDisposeScope();
         // u = x + η·(x − x·Dᵀ)·D
+        using Scalar step = step_size.ToScalar(), shift = threshold.ToScalar(); // held for the calls (HeldScalars)
         Tensor residual = x - nn.functional.linear(x, dictionary);
-        Tensor u = x.add(residual.matmul(dictionary), alpha: step_size);
+        Tensor u = x.add(residual.matmul(dictionary), alpha: step);
         Tensor code = soft_threshold
-            ? u.sign() * nn.functional.relu(u.abs() - threshold)
-            : nn.functional.relu(u.sub_(threshold));
+            ? u.sign().mul(nn.functional.relu(u.abs().sub(shift)))
+            : nn.functional.relu(u.sub_(shift));
         return code.MoveToOuterDisposeScope();
     }
 }

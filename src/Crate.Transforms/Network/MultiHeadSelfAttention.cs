@@ -54,7 +54,8 @@ public sealed class MultiHeadSelfAttention : SelfAttentionBlock
         using var scope = NewDisposeScope();
         Tensor keys = key.forward(tokens);
         Tensor q = SplitHeads(query.forward(tokens), heads), k = SplitHeads(keys, heads);
-        Tensor attention = q.matmul(k.transpose(-1, -2)).mul_(scale).softmax(-1);
+        using Scalar held = scale.ToScalar(); // held for the call (HeldScalars)
+        Tensor attention = q.matmul(k.transpose(-1, -2)).mul_(held).softmax(-1);
         Tensor output = output_projection.forward(MergeHeads(attention.matmul(SplitHeads(value.forward(tokens), heads))));
         return new AttentionReadout(output.MoveToOuterDisposeScope(), attention.MoveToOuterDisposeScope(),
             keys.MoveToOuterDisposeScope(), ClsRowOverPatches(q, k, scale).MoveToOuterDisposeScope());

@@ -51,7 +51,8 @@ public sealed class MultiHeadSubspaceSelfAttention : SelfAttentionBlock
         using var scope = NewDisposeScope();
         Tensor features = subspace_bases.forward(tokens);
         Tensor w = SplitHeads(features, heads);
-        Tensor attention = w.matmul(w.transpose(-1, -2)).mul_(scale).softmax(-1);
+        using Scalar held = scale.ToScalar(); // held for the call (HeldScalars)
+        Tensor attention = w.matmul(w.transpose(-1, -2)).mul_(held).softmax(-1);
         Tensor output = Project(MergeHeads(attention.matmul(w)));
         return new AttentionReadout(output.MoveToOuterDisposeScope(), attention.MoveToOuterDisposeScope(),
             features.MoveToOuterDisposeScope(), ClsRowOverPatches(w, w, scale).MoveToOuterDisposeScope());

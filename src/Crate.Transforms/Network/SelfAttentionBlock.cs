@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms.Network;
@@ -45,7 +46,8 @@ public abstract class SelfAttentionBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         Tensor cls = queries.narrow(2, 0, 1);                                   // [B, K, 1, p]
         Tensor patches = keys.narrow(2, 1, keys.shape[2] - 1);                  // [B, K, N, p]
-        Tensor scores = cls.matmul(patches.transpose(-1, -2)).squeeze(2).mul_(scale);
+        using Scalar held = scale.ToScalar(); // held for the call (HeldScalars)
+        Tensor scores = cls.matmul(patches.transpose(-1, -2)).squeeze(2).mul_(held);
         return scores.softmax(-1).MoveToOuterDisposeScope();
     }
 
