@@ -79,7 +79,8 @@ internal sealed class AffinityGraph : IDisposable
     {
         using var scope = NewDisposeScope();
         Tensor aboveTimes = _active * _above.mv(_active * y.to_type(ScalarType.Float32));
-        return (aboveTimes.to_type(ScalarType.Float64) * (1 - Epsilon) + y.sum() * Epsilon).MoveToOuterDisposeScope();
+        using Scalar keep = (1 - Epsilon).ToScalar(), floor = Epsilon.ToScalar(); // held for the calls (HeldScalars)
+        return aboveTimes.to_type(ScalarType.Float64).mul_(keep).Plus(y.sum().mul_(floor)).MoveToOuterDisposeScope();
     }
 
     /// <summary>M·x with M = D^-½ A D^-½, the normalized affinity (L_sym = I − M), for float64 x [N].</summary>
@@ -117,10 +118,9 @@ internal sealed class AffinityGraph : IDisposable
         using var scope = NewDisposeScope();
         // Above-τ neighbours per patch: integers ≤ N, exact in float32. d_i = count_i + ε·(N − count_i).
         Tensor counts = (_active * _above.mv(_active)).to_type(ScalarType.Float64);
-        // Scalars held for the whole call: TorchSharp's implicit double → Scalar temporaries (and add's implicit alpha
-        // of 1) can be finalized while libtorch still reads them, which failed once as "Unknown scalar type" here.
-        using Scalar keep = (1 - Epsilon).ToScalar(), floor = (Count * Epsilon).ToScalar(), one = 1.ToScalar();
-        Tensor degrees = counts.mul(keep).add(floor, one);
+        // Scalars held for the whole call (HeldScalars): this failed once as "Unknown scalar type" in CI.
+        using Scalar keep = (1 - Epsilon).ToScalar(), floor = (Count * Epsilon).ToScalar();
+        Tensor degrees = counts.mul(keep).add(floor, HeldScalars.One);
         return (counts.DetachFromDisposeScope(), degrees.DetachFromDisposeScope(), degrees.rsqrt().DetachFromDisposeScope());
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Crate.Transforms.Segmentation;
@@ -57,8 +58,9 @@ internal static class LanczosFiedlerSolver
             Tensor q = basis[j];
             Tensor w = graph.NormalizedAffinity(q);
             double a = w.dot(q).item<double>();
-            w.sub_(q * a);
-            if (j > 0) w.sub_(basis[j - 1] * beta[j - 1]);
+            using (Scalar held = a.ToScalar()) w.sub_(q.mul(held)); // held for the call (HeldScalars)
+            if (j > 0)
+                using (Scalar held = beta[j - 1].ToScalar()) w.sub_(basis[j - 1].mul(held));
             Tensor kept = basis.narrow(0, 0, j + 1);
             for (int pass = 0; pass < 2; pass++)
             {
