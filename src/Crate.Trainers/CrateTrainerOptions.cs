@@ -159,8 +159,9 @@ public sealed class CrateTrainerOptions
 
     /// <summary>
     /// RandomResizedCrop (scale <see cref="CropMinScale"/>–1, ratio 3/4–4/3) on training images. Default false: on
-    /// small images whose object is a fraction of the frame a crop often cuts the object away, and even at a smallest
-    /// scale of 0.35 it slowed both CRATE and ViT (docs/emergence.md); turn it on for long runs on large photographs.
+    /// small images whose object is a fraction of the frame a crop often cuts the object away: even at a smallest scale of
+    /// 0.35 it cut CRATE's held-out accuracy after 376 steps from 22 % to 16 % and ViT's from 25 % to 22 %
+    /// (docs/emergence.md). Turn it on for long runs on large photographs.
     /// </summary>
     public bool RandomResizedCrop { get; set; }
 

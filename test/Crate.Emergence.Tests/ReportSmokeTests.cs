@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Crate.Emergence;
+using Crate.Testing;
 
 namespace Crate.Emergence.Tests;
 
@@ -98,6 +99,31 @@ public sealed partial class ReportSmokeTests
             StringAssert.Contains(report, "CRATE (OrthogonalAllBlocks) above ViT (OrthogonalAllBlocks) in");
             Assert.DoesNotContain("CRATE (Orthogonal) above ViT (OrthogonalAllBlocks)", report);
             Assert.DoesNotContain("CRATE (OrthogonalAllBlocks) above ViT (Orthogonal)", report);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void TheLongPresetTrainsCrateAndVitUnderBothInitialisationsOnThreeTextureClasses()
+    {
+        string directory = Directory.CreateTempSubdirectory("crate-emergence-long-").FullName;
+        try
+        {
+            // --long's models, initialisations and classes, made tiny by the options given after it; --texture-cell and
+            // --noise reach the data.
+            int exit = RunCommand("--long", "--seeds", "0", "--image-size", "24", "--radius", "5", "9", "--texture-cell", "3", "--noise", "0.2",
+                "--dim", "16", "--depth", "2", "--heads", "2", "--train-images", "32", "--batch-size", "16", "--epochs", "1", "--test-images", "16",
+                "--scenes", "6", "--pictures", "2", "--layers", "2", "--device", "Cpu", "--plain", "--output", directory);
+            Assert.AreEqual(0, exit);
+            ExperimentResult result = ReportWriter.ReadResults(Path.Combine(directory, "results.json"));
+            CollectionAssert.AreEqual(new[] { "CRATE (OrthogonalAllBlocks)", "ViT (OrthogonalAllBlocks)", "CRATE (Reference)", "ViT (Reference)" },
+                result.Models.Where(m => m.Role == ModelRole.Trained).Select(m => m.Model).ToArray());
+            NumericAssert.AreClose(1 / 3.0, result.ChanceAccuracy ?? double.NaN, new Tolerance(1e-12), "chance with 3 classes");
+            StringAssert.Contains(result.Dataset, "3 classes (disc-stripes, disc-checker, disc-dots)");
+            Assert.AreEqual(2, RunCommand("--long", "--quick", "--output", directory), "--long and --quick together are refused");
         }
         finally
         {
