@@ -81,6 +81,6 @@ public sealed class CrateLayer : nn.Module<Tensor, Tensor>
     private Tensor Feedforward(Tensor half)
     {
         Tensor update = feedforward.forward(feedforward_norm.forward(half));
-        return feedforward.HasSkip ? half + update : update;
+        return feedforward.HasSkip ? half.Plus(update) : update;
     }
 }

@@ -95,7 +95,8 @@ internal sealed class AffinityGraph : IDisposable
     {
         using var scope = NewDisposeScope();
         Tensor active = _active.to_type(ScalarType.Float64);
-        Tensor affinity = _above.to_type(ScalarType.Float64) * active.outer(active) * (1 - Epsilon) + Epsilon;
+        using Scalar keep = (1 - Epsilon).ToScalar(), floor = Epsilon.ToScalar(); // held for the calls (HeldScalars)
+        Tensor affinity = (_above.to_type(ScalarType.Float64) * active.outer(active)).mul_(keep).add_(floor, HeldScalars.One);
         Tensor scaled = _inverseSqrtDegrees.unsqueeze(1) * affinity * _inverseSqrtDegrees.unsqueeze(0);
         return (eye(Count, dtype: ScalarType.Float64, device: _above.device) - scaled).MoveToOuterDisposeScope();
     }

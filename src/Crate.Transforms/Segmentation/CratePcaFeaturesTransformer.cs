@@ -1,3 +1,4 @@
+using TorchSharp;
 using Crate.Transforms.MLNet;
 using Crate.Transforms.Network;
 using Microsoft.ML;
@@ -166,7 +167,8 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<CrateP
             scores = -scores;
         }
         double low = scores.min().item<double>(), high = scores.max().item<double>();
-        Tensor foreground = (scores - low) / Math.Max(high - low, 1e-12) >= threshold;
+        using Scalar lowest = low.ToScalar(), span = Math.Max(high - low, 1e-12).ToScalar(), cut = threshold.ToScalar(); // held (HeldScalars)
+        Tensor foreground = scores.sub(lowest).div_(span).ge(cut);
         Tensor chosen = x[foreground];
         if (chosen.shape[0] < 4) chosen = x; // too few foreground patches to fit three components: use all
         (Tensor foregroundMean, Tensor components) = TopComponents(chosen, 3);
@@ -218,14 +220,17 @@ public sealed class CratePcaFeaturesTransformer : CrateReadoutTransformer<CrateP
         Tensor x = HeadFeatures(images);                                           // [B, N, D]
         Tensor first = tensor(Basis.First, device: device);
         Tensor scores = (x - tensor(Basis.Mean, device: device)).matmul(first);     // [B, N]
-        Tensor scaled = (scores - Basis.FirstRange[0]) / Math.Max(Basis.FirstRange[1] - Basis.FirstRange[0], 1e-12f);
-        Tensor foreground = scaled >= Options.ForegroundThreshold;
+        // Every number held for the calls (HeldScalars).
+        using Scalar firstLow = Basis.FirstRange[0].ToScalar(), firstSpan = Math.Max(Basis.FirstRange[1] - Basis.FirstRange[0], 1e-12f).ToScalar(),
+            threshold = Options.ForegroundThreshold.ToScalar(), tiny = 1e-12.ToScalar(), zero = 0.ToScalar(), one = 1.ToScalar();
+        Tensor scaled = scores.sub(firstLow).div_(firstSpan);
+        Tensor foreground = scaled.ge(threshold);
         long width = Basis.Mean.Length;
         Tensor components = tensor(Basis.Components, device: device).reshape(3, width);
         Tensor projections = (x - tensor(Basis.ForegroundMean, device: device)).matmul(components.t()); // [B, N, 3]
         Tensor ranges = tensor(Basis.ComponentRanges, device: device).reshape(3, 2);
         Tensor low = ranges.select(1, 0), high = ranges.select(1, 1);
-        Tensor rgb = ((projections - low) / (high - low).clamp_min(1e-12)).clamp(0, 1) * foreground.unsqueeze(-1);
+        Tensor rgb = (projections - low).div_((high - low).clamp_min(tiny)).clamp_(zero, one) * foreground.unsqueeze(-1);
         Tensor channelsFirst = rgb.permute(0, 2, 1).contiguous();                  // [B, 3, N]
         float[][] colours = SplitRows(channelsFirst);
         bool[][] masks = SplitRows<bool>(foreground);
