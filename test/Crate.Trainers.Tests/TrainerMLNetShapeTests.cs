@@ -17,6 +17,21 @@ namespace Crate.Trainers.Tests;
 public sealed class TrainerMLNetShapeTests
 {
     [TestMethod]
+    public void TheDefaultsAreTheOnesDocsEmergenceMeasured()
+    {
+        // docs/emergence.md, "Defaults that train": from scratch AdamW 1e-3 with weight decay 0.05, per step, no crops;
+        // fine-tuning keeps the reference's AdamW values; Lion keeps its own.
+        var scratch = new CrateTrainerOptions();
+        Assert.AreEqual((CrateOptimizerKind.AdamW, ScheduleGranularity.PerStep, false, CrateInitialization.Orthogonal),
+            (scratch.Optimizer, scratch.Schedule, scratch.RandomResizedCrop, scratch.Initialization));
+        Assert.AreEqual((1e-3, 0.05), (scratch.EffectiveLearningRate, scratch.EffectiveWeightDecay));
+        var fineTuning = new CrateTrainerOptions { InitialWeightsPath = "weights.safetensors" };
+        Assert.AreEqual((4e-4, 0.1), (fineTuning.EffectiveLearningRate, fineTuning.EffectiveWeightDecay));
+        var lion = new CrateTrainerOptions { Optimizer = CrateOptimizerKind.Lion };
+        Assert.AreEqual((2e-4, 0.05), (lion.EffectiveLearningRate, lion.EffectiveWeightDecay));
+    }
+
+    [TestMethod]
     public void TheTrainerIsAnMLNetTrainerEstimatorWithTrainerInfo()
     {
         var context = new MLContext(seed: 1);
