@@ -63,17 +63,17 @@ internal static class PlateauStudy
             ImageHeight = data.ImageHeight, ImageWidth = data.ImageWidth, Variant = Enum.Parse<CrateVariant>(Get("variant", "Crate"), true),
             Seed = int.Parse(Get("seed", "0")), Epochs = int.Parse(Get("epochs", "6")), Device = ComputeDevice.Cpu, LogEverySteps = int.MaxValue,
         };
-        if (!trainerDefaults || s.ContainsKey("batch")) options.BatchSize = int.Parse(Get("batch", "64"));
-        if (!trainerDefaults || s.ContainsKey("optimizer")) options.Optimizer = Enum.Parse<CrateOptimizerKind>(Get("optimizer", "AdamW"), true);
-        if (!trainerDefaults || s.ContainsKey("lr")) options.LearningRate = double.Parse(Get("lr", "2e-3"));
-        if (!trainerDefaults || s.ContainsKey("warmup")) options.WarmupEpochs = int.Parse(Get("warmup", "1"));
-        if (!trainerDefaults || s.ContainsKey("schedule")) options.Schedule = Enum.Parse<ScheduleGranularity>(Get("schedule", "PerEpoch"), true);
-        if (!trainerDefaults || s.ContainsKey("smoothing")) options.LabelSmoothing = double.Parse(Get("smoothing", "0.1"));
-        if (!trainerDefaults || s.ContainsKey("crop")) options.RandomResizedCrop = bool.Parse(Get("crop", "false"));
-        if (!trainerDefaults || s.ContainsKey("minscale")) options.CropMinScale = double.Parse(Get("minscale", "0.08"));
-        if (!trainerDefaults || s.ContainsKey("flip")) options.HorizontalFlip = bool.Parse(Get("flip", "true"));
-        if (!trainerDefaults || s.ContainsKey("initialization"))
-            options.Initialization = Enum.Parse<CrateInitialization>(Get("initialization", "Reference"), true);
+        bool Given(string key) => !trainerDefaults || s.ContainsKey(key);
+        if (Given("batch")) options.BatchSize = int.Parse(Get("batch", "64"));
+        if (Given("optimizer")) options.Optimizer = Enum.Parse<CrateOptimizerKind>(Get("optimizer", "AdamW"), true);
+        if (Given("lr")) options.LearningRate = double.Parse(Get("lr", "2e-3"));
+        if (Given("warmup")) options.WarmupEpochs = int.Parse(Get("warmup", "1"));
+        if (Given("schedule")) options.Schedule = Enum.Parse<ScheduleGranularity>(Get("schedule", "PerEpoch"), true);
+        if (Given("smoothing")) options.LabelSmoothing = double.Parse(Get("smoothing", "0.1"));
+        if (Given("crop")) options.RandomResizedCrop = bool.Parse(Get("crop", "false"));
+        if (Given("minscale")) options.CropMinScale = double.Parse(Get("minscale", "0.08"));
+        if (Given("flip")) options.HorizontalFlip = bool.Parse(Get("flip", "true"));
+        if (Given("initialization")) options.Initialization = Enum.Parse<CrateInitialization>(Get("initialization", "Reference"), true);
         if (s.TryGetValue("wd", out string? wd)) options.WeightDecay = double.Parse(wd);
         int classCount = Get("data", "scenes") == "garments" ? GarmentScenes.ClassNames.Count : data.ClassCount;
         string? initial = InitialWeights(s, options, classCount);
@@ -132,9 +132,7 @@ internal static class PlateauStudy
     private static void Train(CrateTrainerOptions options, SceneDatasetOptions data, int testCount, string? garmentFolder)
     {
         var context = new MLContext(seed: 0);
-        IDataView Keyed(IDataView view) =>
-            context.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
-                .Fit(view).Transform(view);
+
         IDataView training, held;
         if (garmentFolder is null)
             (training, held) = (SceneDataset.LoadTrainingDataView(context, data), SceneDataset.LoadTrainingDataView(context, data with { Count = testCount, Seed = 1001 }));
@@ -144,7 +142,10 @@ internal static class PlateauStudy
             (training, held) = (GarmentScenes.LoadDataView(context, garments),
                 GarmentScenes.LoadDataView(context, garments with { Split = "t10k", Count = testCount, Seed = 1001 }));
         }
-        options.ValidationSet = Keyed(held);
+        // One key mapping, fitted on the training images, for both views: a held-out set missing a class keeps its keys.
+        ITransformer keys = context.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+            .Fit(training);
+        options.ValidationSet = keys.Transform(held);
         var clock = Stopwatch.StartNew();
         Console.WriteLine("| epoch | step | training loss | training accuracy | held-out accuracy | seconds |");
         Console.WriteLine("|---|---|---|---|---|---|");
@@ -153,7 +154,7 @@ internal static class PlateauStudy
             if (p.IsEpochEnd)
                 Console.WriteLine($"| {p.Epoch} | {p.Step} | {p.Loss:F4} | {p.TrainAccuracy:P1} | {p.ValidationAccuracy:P1} | {clock.Elapsed.TotalSeconds:F0} |");
         };
-        context.MulticlassClassification.Trainers.Crate(options).Fit(Keyed(training));
+        context.MulticlassClassification.Trainers.Crate(options).Fit(keys.Transform(training));
     }
 
     /// <summary>
