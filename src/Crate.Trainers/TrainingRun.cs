@@ -35,6 +35,7 @@ internal sealed class TrainingRun : IDisposable
     private readonly Parameter[] trained;
     private readonly int stepsPerEpoch;
     private readonly MixedPrecisionCopy? mixedPrecision;
+    private readonly ShardedGradients? shards;
     private Dictionary<string, Tensor>? bestWeights;
 
     /// <summary>Called before every training and validation step: the trainer's check of ML.NET's cancellation
@@ -90,6 +91,25 @@ internal sealed class TrainingRun : IDisposable
                 log("Mixed precision: bfloat16 forward and backward, float32 master weights.");
             }
         }
+        if (device.type == DeviceType.CPU && mixedPrecision is null && ShardedGradients.CountFor(options) > 1)
+        {
+            shards = new ShardedGradients(model, trained, options.LabelSmoothing, ShardedGradients.CountFor(options));
+            log($"Each batch is computed in {ShardedGradients.CountFor(options)} shards on as many threads.");
+        }
+    }
+
+    /// <summary>The batch's loss and gradients in one pass (on a GPU, or with one thread or mixed precision): the
+    /// mean loss and the number of correct predictions.</summary>
+    private (Tensor Loss, Tensor Correct) Backward(Tensor images, Tensor labels)
+    {
+        mixedPrecision?.PullWeights();
+        Tensor logits = mixedPrecision is null
+            ? model.forward(images)
+            : mixedPrecision.Compute.forward(images.to(ScalarType.BFloat16)).to(ScalarType.Float32);
+        Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
+        loss.backward();
+        mixedPrecision?.PushGradients();
+        return (loss, logits.argmax(-1).eq(labels).sum());
     }
 
     /// <summary>Frees the optimizer state, the bfloat16 copy and any best weights not yet copied back.</summary>
@@ -97,6 +117,7 @@ internal sealed class TrainingRun : IDisposable
     {
         optimizer.Dispose();
         mixedPrecision?.Dispose();
+        shards?.Dispose();
         DisposeAll(bestWeights);
         bestWeights = null;
     }
@@ -154,18 +175,12 @@ internal sealed class TrainingRun : IDisposable
                         optimizer.LearningRate = options.EffectiveLearningRate * schedule.FactorAt(step, stepsPerEpoch);
                     Tensor images = batch.Images.to(device), labels = batch.Labels.to(device);
                     optimizer.ZeroGrad();
-                    mixedPrecision?.PullWeights();
-                    Tensor logits = mixedPrecision is null
-                        ? model.forward(images)
-                        : mixedPrecision.Compute.forward(images.to(ScalarType.BFloat16)).to(ScalarType.Float32);
-                    Tensor loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
-                    loss.backward();
-                    mixedPrecision?.PushGradients();
+                    (Tensor loss, Tensor correct) = shards is null ? Backward(images, labels) : shards.Backward(images, labels);
                     if (options.GradientClipNorm is double maxNorm) GradientClipping.ClipGlobalNorm(trained, maxNorm)?.Dispose(); // the norm is not read: no host sync
                     optimizer.Step();
                     // Summed on the device: nothing in the step reads a value back to the host (.item()); a report reads
                     // the sums once. On a GPU the one wait left is libtorch's own, copying the batch from pageable memory.
-                    window.Add(loss, logits.argmax(-1).eq(labels).sum(), count);
+                    window.Add(loss, correct, count);
                 }
                 step++;
                 stepInEpoch++;

@@ -70,26 +70,36 @@ internal static class TrainingBenchmark
     /// <summary>
     /// The emergence experiment's setting (samples/Crate.Emergence's default recipe: d 64, 4 layers of 4 heads × 16,
     /// patch 4 at 48×48, batches of 64, AdamW, no crops, flips) on the scene dataset's training images, for each
-    /// variant: training images/s and their share of the matrix-product rate measured in the same process.
+    /// variant: training images/s and their share of the matrix-product rate measured in the same process, first with
+    /// the batch whole on libtorch's intra-op threads (<c>NumberOfThreads = 1</c>, the trainer before 2026-12-07), then
+    /// with the default, one shard per processor, and the ratio of the two.
     /// </summary>
     public static void RunEmergence(ComputeDevice device, double matmulGflops, bool quick)
     {
-        Console.WriteLine("Emergence setting (d 64, 4 layers of 4 heads, patch 4, 48×48, batch 64, AdamW, the scene dataset's training images):");
-        Console.WriteLine("| model | image | batch | training images/s | GFLOP/image (fwd+bwd) | GFLOP/s | share of matmul rate | waiting for data |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"Emergence setting (d 64, 4 layers of 4 heads, patch 4, 48×48, batch 64, AdamW, the scene dataset's training images; {Environment.ProcessorCount} processors):");
+        Console.WriteLine("| model | threads | image | batch | training images/s | GFLOP/image (fwd+bwd) | GFLOP/s | share of matmul rate | waiting for data |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
         var context = new MLContext(seed: 0);
         IDataView scenes = SceneDataset.LoadTrainingDataView(context, new SceneDatasetOptions { Count = quick ? 640 : 1920, Seed = 1 });
         IDataView data = context.Transforms.Conversion.MapValueToKey("Label").Fit(scenes).Transform(scenes);
+        var speedUps = new List<string>();
         foreach (CrateVariant variant in new[] { CrateVariant.Crate, CrateVariant.ViT, CrateVariant.CrateMhsa, CrateVariant.CrateMlp })
         {
-            var options = new CrateTrainerOptions
+            double Rate(int? threads)
             {
-                ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 4, ImageHeight = 48, ImageWidth = 48,
-                Variant = variant, Epochs = 2, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW, LearningRate = 2e-3, WarmupEpochs = 0,
-                RandomResizedCrop = false, HorizontalFlip = true, MixedPrecision = false, Device = device, LogEverySteps = int.MaxValue,
-            };
-            Measure($"emergence {variant}", 48, data, options, classCount: 8, matmulGflops);
+                var options = new CrateTrainerOptions
+                {
+                    ModelSize = CrateModelSize.Custom, EmbeddingDim = 64, Depth = 4, Heads = 4, HeadDim = 16, PatchSize = 4, ImageHeight = 48, ImageWidth = 48,
+                    Variant = variant, Epochs = 2, BatchSize = 64, Optimizer = CrateOptimizerKind.AdamW, LearningRate = 2e-3, WarmupEpochs = 0,
+                    RandomResizedCrop = false, HorizontalFlip = true, MixedPrecision = false, Device = device, LogEverySteps = int.MaxValue,
+                    NumberOfThreads = threads,
+                };
+                return Measure($"emergence {variant} | {threads?.ToString() ?? "default"}", 48, data, options, classCount: 8, matmulGflops);
+            }
+            double whole = Rate(1), sharded = Rate(null);
+            speedUps.Add($"{variant} {sharded / whole:F2}×");
         }
+        Console.WriteLine($"Default against one thread, same process: {string.Join(", ", speedUps)}.");
         Console.WriteLine();
         ProfileStep(quick);
     }
@@ -160,7 +170,8 @@ internal static class TrainingBenchmark
         Measure(name, size, data, Options(name.EndsWith("/8") ? 8 : 16, size, batch, epochs: 2, device), classCount: 6, matmulGflops);
     }
 
-    private static void Measure(string name, int size, IDataView data, CrateTrainerOptions options, int classCount, double matmulGflops)
+    /// <summary>Trains two epochs and prints the row; returns the second epoch's images/s.</summary>
+    private static double Measure(string name, int size, IDataView data, CrateTrainerOptions options, int classCount, double matmulGflops)
     {
         var context = new MLContext(seed: 0);
         int batch = options.BatchSize;
@@ -178,6 +189,7 @@ internal static class TrainingBenchmark
         double flops = 3 * CrateFlops.ForwardPerImage(options.ToArchitecture(classCount), size, size);
         double gflops = flops * imagesPerSecond / 1e9;
         Console.WriteLine($"| {name} | {size} | {batch} | {imagesPerSecond:F1} | {flops / 1e9:F3} | {gflops:F1} | {gflops / matmulGflops:P0} | {wait:P1} |");
+        return imagesPerSecond;
     }
 
     private static void WorkingSet(ComputeDevice device, int epochs, int images)

@@ -134,6 +134,7 @@ public sealed class CrateTrainerInputTests
         IDataView keyed = TinyImages.Keyed(Context, TinyImages.Rows(6, 1));
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Trainer(o => o.Epochs = 0).Fit(keyed)).Message, "Epochs");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Trainer(o => o.ImageHeight = 18).Fit(keyed)).Message, "ImageHeight");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Trainer(o => o.NumberOfThreads = 0).Fit(keyed)).Message, "NumberOfThreads");
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Trainer(o => o.ResumeFrom = "/no/such/checkpoint").Fit(keyed)).Message, "/no/such/checkpoint");
     }
 }

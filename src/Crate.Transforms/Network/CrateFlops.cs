@@ -25,7 +25,7 @@ public static class CrateFlops
         bool mlp = architecture.Variant is CrateVariant.ViT or CrateVariant.CrateMlp;
         double feedforward = mlp
             ? 2 * 2 * tokens * d * (architecture.MlpRatio * d)
-            : 2 * 2 * tokens * d * d; // ISTA's two products, (x − x·Dᵀ)·D
+            : 2 * tokens * d * d; // ISTA's one product x·M (M = I + η·(D − Dᵀ·D) is made once per pass, not per image)
 
         double head = 2 * d * architecture.ClassCount;
         return embedding + architecture.Depth * (projections + attention + output + feedforward) + head;

@@ -153,7 +153,7 @@ public sealed class CrateModel : nn.Module<Tensor, Tensor>
     private const long CpuActivationBudgetBytes = 8L << 20;
 
     /// <summary>Activations of the largest size alive at once in a layer's pass (input, normalised tokens, head
-    /// features, mixture, ISTA's two products and their sum), a generous count for sizing GPU passes.</summary>
+    /// features, mixture, ISTA's product and its code), a generous count for sizing GPU passes.</summary>
     private const long GpuActivationsPerPass = 8;
 
     /// <summary>

@@ -6,8 +6,10 @@ namespace Crate.Transforms.Network;
 
 /// <summary>
 /// ISTA, the sparsification step of CRATE (eq. 7): one proximal-gradient step of the non-negative LASSO
-/// against the dictionary D, z⁺ = ReLU(x + η·Dᵀ(x − Dx) − ηλ). With tokens as rows, Dᵀ(x − Dx) is
-/// (x − x·Dᵀ)·D, two matrix products instead of the reference's three (x·D − (x·Dᵀ)·D).
+/// against the dictionary D, z⁺ = ReLU(x + η·Dᵀ(x − Dx) − ηλ). With tokens as rows the step is linear in x:
+/// x + η·(x·D − x·Dᵀ·D) = x·M with M = I + η·(D − Dᵀ·D), so each token costs one d×d product instead of the
+/// reference's three (x·D, x·Dᵀ, then ·D); M itself is one d×d×d product per pass, and autograd carries the
+/// gradient through it to D unchanged.
 /// The soft-threshold variant (CRATE-sth, Figure 13) replaces ReLU(u − ηλ) by sign(u)·max(|u| − ηλ, 0).
 /// </summary>
 public sealed class Ista : FeedForwardBlock
@@ -44,13 +46,18 @@ public sealed class Ista : FeedForwardBlock
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // u = x + η·(x − x·Dᵀ)·D
         using Scalar step = step_size.ToScalar(), shift = threshold.ToScalar(); // held for the calls (HeldScalars)
-        Tensor residual = x - nn.functional.linear(x, dictionary);
-        Tensor u = x.add(residual.matmul(dictionary), alpha: step);
+        Tensor u = x.matmul(StepMatrix(step));
         Tensor code = soft_threshold
             ? u.sign().mul(nn.functional.relu(u.abs().sub(shift)))
             : nn.functional.relu(u.sub_(shift));
         return code.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>M = I + η·(D − Dᵀ·D), [d, d]: the proximal step's linear part, u = x·M.</summary>
+    private Tensor StepMatrix(Scalar step)
+    {
+        Tensor gradientStep = dictionary - dictionary.t().matmul(dictionary);
+        return eye(dictionary.shape[0], dtype: dictionary.dtype, device: dictionary.device).add_(gradientStep, alpha: step);
     }
 }

@@ -198,13 +198,14 @@ internal sealed class CrateOnnxGraph
         return g.Node("Softmax", [scores], [Attribute("axis", -1L)]);
     }
 
-    /// <summary>ISTA (eq. 7) as Ista.forward computes it: u = x + η·(x − x·Dᵀ)·D, then ReLU(u − ηλ) or the soft threshold.</summary>
+    /// <summary>ISTA (eq. 7) as Ista.forward computes it: u = x·M with M = I + η·(D − Dᵀ·D) (built from the initializer D,
+    /// which ONNX Runtime folds into a constant), then ReLU(u − ηλ) or the soft threshold.</summary>
     private string Ista(string x, string prefix, bool softThreshold)
     {
         string dictionary = Weight($"{prefix}.dictionary");
-        string residual = g.Node("Sub", [x, g.Node("MatMul", [x, Transposed(dictionary)])]);
-        string step = g.Node("Mul", [g.Node("MatMul", [residual, dictionary]), g.Scalar((float)architecture.IstaStepSize)]);
-        string u = g.Node("Add", [x, step]);
+        string gradientStep = g.Node("Sub", [dictionary, g.Node("MatMul", [Transposed(dictionary), dictionary])]);
+        string stepMatrix = g.Node("Add", [g.Node("EyeLike", [dictionary]), g.Node("Mul", [gradientStep, g.Scalar((float)architecture.IstaStepSize)])]);
+        string u = g.Node("MatMul", [x, stepMatrix]);
         string threshold = g.Scalar((float)(architecture.IstaStepSize * architecture.IstaLambda));
         if (!softThreshold)
             return g.Node("Relu", [g.Node("Sub", [u, threshold])]);

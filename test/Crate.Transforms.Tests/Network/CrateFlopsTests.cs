@@ -15,8 +15,8 @@ public sealed class CrateFlopsTests
     public void CrateCountIsTheSumOfItsMatrixProductsByHand()
     {
         // patch embedding 2·N·12·d = 192; U*z 2·T·d·Kp = 96; w wᵀ and A w 2·2·T²·Kp = 144; output map 96;
-        // ISTA's two products 2·2·T·d² = 192; head 2·d·C = 40.
-        Assert.AreEqual(760.0, CrateFlops.ForwardPerImage(Tiny, 4, 2));
+        // ISTA's one product x·M 2·T·d² = 96; head 2·d·C = 40.
+        Assert.AreEqual(664.0, CrateFlops.ForwardPerImage(Tiny, 4, 2));
     }
 
     [TestMethod]
