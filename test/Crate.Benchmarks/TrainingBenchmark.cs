@@ -149,7 +149,7 @@ internal static class TrainingBenchmark
                 if (i < 3) continue;
                 (forward, backward, step) = (forward + f / steps, backward + b / steps, step + o / steps);
             }
-            double total = forward + backward + step, flops = 64 * 3 * CrateFlops.ForwardPerImage(architecture, 48, 48);
+            double total = forward + backward + step, flops = 64 * 3 * CrateFlops.ForwardPerImage(architecture, 48, 48, imagesPerPass: 64);
             Console.WriteLine($"| {variant} | {forward * 1e3:F1} | {backward * 1e3:F1} | {step * 1e3:F1} | {total * 1e3:F1} | {flops / total / 1e9:F1} | {flops / total / 1e9 / gemmGflops:P0} |");
         }
         Console.WriteLine();
@@ -186,7 +186,7 @@ internal static class TrainingBenchmark
         options.LogEverySteps = int.MaxValue;
         context.MulticlassClassification.Trainers.Crate(options).Fit(data);
         // Backward costs about twice the forward's matrix products.
-        double flops = 3 * CrateFlops.ForwardPerImage(options.ToArchitecture(classCount), size, size);
+        double flops = 3 * CrateFlops.ForwardPerImage(options.ToArchitecture(classCount), size, size, imagesPerPass: options.BatchSize);
         double gflops = flops * imagesPerSecond / 1e9;
         Console.WriteLine($"| {name} | {size} | {batch} | {imagesPerSecond:F1} | {flops / 1e9:F3} | {gflops:F1} | {gflops / matmulGflops:P0} | {wait:P1} |");
         return imagesPerSecond;

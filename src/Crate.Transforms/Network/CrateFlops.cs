@@ -7,9 +7,12 @@ namespace Crate.Transforms.Network;
 /// </summary>
 public static class CrateFlops
 {
-    /// <summary>FLOPs to classify one image of <paramref name="imageHeight"/>×<paramref name="imageWidth"/>.</summary>
-    public static double ForwardPerImage(CrateArchitecture architecture, int imageHeight, int imageWidth)
+    /// <summary>FLOPs to classify one image of <paramref name="imageHeight"/>×<paramref name="imageWidth"/> in passes of
+    /// <paramref name="imagesPerPass"/> images: ISTA's form, and the share of its per-pass matrix M, depend on how many
+    /// tokens a pass holds (see <see cref="Ista"/>).</summary>
+    public static double ForwardPerImage(CrateArchitecture architecture, int imageHeight, int imageWidth, int imagesPerPass)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(imagesPerPass, 1);
         ArgumentNullException.ThrowIfNull(architecture);
         double d = architecture.EmbeddingDim, inner = architecture.InnerDim;
         double patches = (double)(imageHeight / architecture.PatchSize) * (imageWidth / architecture.PatchSize);
@@ -25,7 +28,9 @@ public static class CrateFlops
         bool mlp = architecture.Variant is CrateVariant.ViT or CrateVariant.CrateMlp;
         double feedforward = mlp
             ? 2 * 2 * tokens * d * (architecture.MlpRatio * d)
-            : 2 * tokens * d * d; // ISTA's one product x·M (M = I + η·(D − Dᵀ·D) is made once per pass, not per image)
+            : imagesPerPass * tokens > d
+                ? 2 * tokens * d * d + 2 * d * d * d / imagesPerPass // x·M, and this image's share of M = I + η·(D − Dᵀ·D)
+                : 2 * 2 * tokens * d * d; // the two products (x − x·Dᵀ)·D
 
         double head = 2 * d * architecture.ClassCount;
         return embedding + architecture.Depth * (projections + attention + output + feedforward) + head;

@@ -7,9 +7,10 @@ namespace Crate.Transforms.Network;
 /// <summary>
 /// ISTA, the sparsification step of CRATE (eq. 7): one proximal-gradient step of the non-negative LASSO
 /// against the dictionary D, z⁺ = ReLU(x + η·Dᵀ(x − Dx) − ηλ). With tokens as rows the step is linear in x:
-/// x + η·(x·D − x·Dᵀ·D) = x·M with M = I + η·(D − Dᵀ·D), so each token costs one d×d product instead of the
-/// reference's three (x·D, x·Dᵀ, then ·D); M itself is one d×d×d product per pass, and autograd carries the
-/// gradient through it to D unchanged.
+/// x + η·(x·D − x·Dᵀ·D) = x·M with M = I + η·(D − Dᵀ·D). Making M costs 2d³ per pass and then each token one d×d
+/// product (2d²), against two products per token (4d²) for (x − x·Dᵀ)·D; so a pass with more tokens than d multiplies
+/// by M, a smaller one (a single small image) takes the two products. Either is cheaper than the reference's three
+/// (x·D, x·Dᵀ, then ·D), and autograd carries the gradient through M to D unchanged.
 /// The soft-threshold variant (CRATE-sth, Figure 13) replaces ReLU(u − ηλ) by sign(u)·max(|u| − ηλ, 0).
 /// </summary>
 public sealed class Ista : FeedForwardBlock
@@ -47,7 +48,10 @@ public sealed class Ista : FeedForwardBlock
     {
         using var scope = NewDisposeScope();
         using Scalar step = step_size.ToScalar(), shift = threshold.ToScalar(); // held for the calls (HeldScalars)
-        Tensor u = x.matmul(StepMatrix(step));
+        long tokens = x.numel() / dictionary.shape[0];
+        Tensor u = tokens > dictionary.shape[0]
+            ? x.matmul(StepMatrix(step))
+            : x.add((x - nn.functional.linear(x, dictionary)).matmul(dictionary), alpha: step);
         Tensor code = soft_threshold
             ? u.sign().mul(nn.functional.relu(u.abs().sub(shift)))
             : nn.functional.relu(u.sub_(shift));

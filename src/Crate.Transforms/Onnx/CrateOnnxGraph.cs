@@ -198,7 +198,7 @@ internal sealed class CrateOnnxGraph
         return g.Node("Softmax", [scores], [Attribute("axis", -1L)]);
     }
 
-    /// <summary>ISTA (eq. 7) as Ista.forward computes it: u = x·M with M = I + η·(D − Dᵀ·D) (built from the initializer D,
+    /// <summary>ISTA (eq. 7) in Ista.forward's form for passes of many tokens: u = x·M with M = I + η·(D − Dᵀ·D) (built from the initializer D,
     /// which ONNX Runtime folds into a constant), then ReLU(u − ηλ) or the soft threshold.</summary>
     private string Ista(string x, string prefix, bool softThreshold)
     {
