@@ -147,6 +147,7 @@ public sealed class Experiment(MLContext context, IExperimentProgress progress)
         try
         {
             CrateTrainerOptions options = recipe.ToTrainerOptions(variant, seed, settings.Data.ImageHeight, settings.Device);
+            options.NumberOfThreads = settings.TrainingThreads;
             options.CheckpointDirectory = checkpoints;
             options.LogEverySteps = 10;
             double? lastLoss = null, lastAccuracy = null;

@@ -78,6 +78,10 @@ public sealed record ExperimentSettings
     /// <summary>Where training runs. Default auto.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
 
+    /// <summary>The trainer's <c>NumberOfThreads</c>: shards of each CPU batch, each on a single-threaded worker.
+    /// Default null: the processor count.</summary>
+    public int? TrainingThreads { get; init; }
+
     /// <summary>Seed of the training images (model seeds vary initialisation, order and augmentation only). Default 1.</summary>
     public int TrainingDataSeed { get; init; } = 1;
 

@@ -41,7 +41,7 @@ var pictures = new Option<int?>("--pictures") { Description = "Images per pictur
 var rule = new Option<MaskRule>("--rule") { Description = "How attention maps are thresholded: TopFraction (the paper's) or CumulativeMass (DINO's).", DefaultValueFactory = _ => MaskRule.TopFraction };
 var fraction = new Option<double>("--fraction") { Description = "P of the thresholding rule.", DefaultValueFactory = _ => 0.6 };
 var device = new Option<ComputeDevice>("--device") { Description = "Cpu, Cuda or Auto.", DefaultValueFactory = _ => ComputeDevice.Auto };
-var threads = new Option<int?>("--threads") { Description = "TorchSharp's CPU threads [default: TorchSharp's]." };
+var threads = new Option<int?>("--threads") { Description = "CPU threads: TorchSharp's for measuring, and the trainer's NumberOfThreads (shards of each batch) for training [default: TorchSharp's and the processor count]." };
 var voc = new Option<DirectoryInfo?>("--voc") { Description = "Measure the --model files on this PASCAL VOC 2012 folder (VOC2012, or a VOCdevkit holding it) instead of training." };
 var vocSplit = new Option<string>("--voc-split") { Description = "The VOC split.", DefaultValueFactory = _ => "val" };
 var coco = new Option<DirectoryInfo?>("--coco") { Description = "Measure the --model files on this COCO folder (annotations/instances_<split>.json, images in <split>/ or images/)." };
@@ -180,6 +180,7 @@ int Execute(ParseResult parsed)
             PictureImages = parsed.GetValue(pictures) ?? settings.PictureImages,
             EvaluateEveryEpoch = parsed.GetValue(epochsEval),
             Device = parsed.GetValue(device),
+            TrainingThreads = parsed.GetValue(threads),
             Measurement = measurement,
         };
         result = Run(parsed.GetValue(plain), p => EmergenceReport.Embedded(settings, directory, p, commandLine));
