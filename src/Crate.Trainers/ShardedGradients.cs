@@ -92,7 +92,8 @@ internal sealed class ShardedGradients : IDisposable
                         trained[p].grad = sum;
                 }
             }
-            Tensor loss = results[0]!.Loss, correct = results[0]!.Correct;
+            // New handles in the caller's scope on the first shard's values, which outlive the shards' own handles.
+            Tensor loss = results[0]!.Loss.detach(), correct = results[0]!.Correct.detach();
             for (int i = 1; i < shards; i++)
             {
                 loss = loss.Plus(results[i]!.Loss);

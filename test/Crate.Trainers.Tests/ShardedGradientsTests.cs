@@ -48,6 +48,7 @@ public sealed class ShardedGradientsTests
     [TestMethod]
     [DataRow(7, 3)]  // shards of 3, 2, 2 images
     [DataRow(2, 3)]  // fewer images than shards: one shard sits out
+    [DataRow(1, 2)]  // one image (an epoch's last batch can be): one shard
     [DataRow(8, 2)]
     public void ShardsSumToTheWholeBatchsLossAndGradients(int count, int shardCount)
     {
