@@ -88,8 +88,8 @@ internal sealed class ShardedGradients : IDisposable
                     if (sum is null) continue;
                     if (trained[p].grad is Tensor existing)
                         existing.PlusInPlace(sum);
-                    else
-                        trained[p].grad = sum;
+                    else // a copy: a lone shard's gradient set as is came back doubled from the next backward into it (the [CLS] token's, one image)
+                        trained[p].grad = sum.clone();
                 }
             }
             // New handles in the caller's scope on the first shard's values, which outlive the shards' own handles.
