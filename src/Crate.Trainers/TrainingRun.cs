@@ -91,10 +91,11 @@ internal sealed class TrainingRun : IDisposable
                 log("Mixed precision: bfloat16 forward and backward, float32 master weights.");
             }
         }
-        if (device.type == DeviceType.CPU && mixedPrecision is null && ShardedGradients.CountFor(options) > 1)
+        int shardCount = ShardedGradients.CountFor(options);
+        if (device.type == DeviceType.CPU && mixedPrecision is null && shardCount > 1)
         {
-            shards = new ShardedGradients(model, trained, options.LabelSmoothing, ShardedGradients.CountFor(options));
-            log($"Each batch is computed in {ShardedGradients.CountFor(options)} shards on as many threads.");
+            shards = new ShardedGradients(model, trained, options.LabelSmoothing, shardCount);
+            log($"Each batch is computed in {shardCount} shards on as many threads.");
         }
     }
 
