@@ -10,7 +10,7 @@ namespace Crate.Trainers;
 /// A CPU training step's loss and gradients computed as the sum over shards of the batch, each shard on a thread of
 /// its own that runs libtorch single-threaded (data parallelism inside one process). At the emergence setting, libtorch's own
 /// intra-op threads kept two cores only partly busy: its many small kernels each fork and join both cores, and the
-/// .NET side that dispatches them runs on one. Whole shards on whole cores trained CRATE 1.06-1.28× and ViT 1.26-1.38×
+/// .NET side that dispatches them runs on one. Whole shards on whole cores trained CRATE 1.06-1.35× and ViT 1.26-1.72×
 /// as many images per second as the batch whole in the same process, on 2 cores (docs/performance.md). Shard i's loss is its mean cross-entropy weighted by its share of the batch, so the
 /// summed loss and gradients are the whole batch's mean and its gradient; the gradients are added in shard order on
 /// the calling thread, so a run is deterministic for a given shard count.

@@ -132,7 +132,6 @@ internal static class PlateauStudy
     private static void Train(CrateTrainerOptions options, SceneDatasetOptions data, int testCount, string? garmentFolder)
     {
         var context = new MLContext(seed: 0);
-
         IDataView training, held;
         if (garmentFolder is null)
             (training, held) = (SceneDataset.LoadTrainingDataView(context, data), SceneDataset.LoadTrainingDataView(context, data with { Count = testCount, Seed = 1001 }));

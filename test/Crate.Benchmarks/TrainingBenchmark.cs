@@ -102,6 +102,7 @@ internal static class TrainingBenchmark
         Console.WriteLine($"Default against one thread, same process: {string.Join(", ", speedUps)}.");
         Console.WriteLine();
         ProfileStep(quick);
+        ProfileBlocks(quick);
     }
 
     /// <summary>
@@ -152,6 +153,62 @@ internal static class TrainingBenchmark
             double total = forward + backward + step, flops = 64 * 3 * CrateFlops.ForwardPerImage(architecture, 48, 48, imagesPerPass: 64);
             Console.WriteLine($"| {variant} | {forward * 1e3:F1} | {backward * 1e3:F1} | {step * 1e3:F1} | {total * 1e3:F1} | {flops / total / 1e9:F1} | {flops / total / 1e9 / gemmGflops:P0} |");
         }
+        Console.WriteLine();
+    }
+
+    /// <summary>
+    /// The blocks of the emergence setting timed alone, forward and backward (the input's gradient included), at the
+    /// whole batch's shape on the process's threads: MSSA, its fused attention, the same attention written out as
+    /// softmax(w wᵀ/√p)·w, ISTA and LayerNorm. Then the attention at a shard's shape (32 images) on one thread, as a
+    /// training shard runs it, fused against written out; and the batched score product w·wᵀ in float32 against
+    /// bfloat16.
+    /// </summary>
+    private static void ProfileBlocks(bool quick)
+    {
+        int repeats = quick ? 5 : 20;
+        double FwdBwd(Func<torch.Tensor, torch.Tensor> block, params long[] shape)
+        {
+            using var input = torch.randn(shape);
+            return 1e3 * Time(() =>
+            {
+                using var scope = torch.NewDisposeScope();
+                var x = input.detach().requires_grad_(true);
+                block(x).sum().backward();
+            }, repeats);
+        }
+        torch.Tensor Written(torch.Tensor w) => w.matmul(w.transpose(-1, -2)).mul(0.25).softmax(-1).matmul(w);
+        torch.Tensor Fused(torch.Tensor w) => torch.nn.functional.scaled_dot_product_attention(w, w, w);
+        torch.manual_seed(0);
+        using var mssa = new MultiHeadSubspaceSelfAttention(64, 4, 16);
+        using var ista = new Ista(64, 0.1, 0.1, softThreshold: false);
+        using var norm = torch.nn.LayerNorm(64);
+        Console.WriteLine($"Blocks alone, forward and backward, ms ({repeats} repeats after 3 of warm-up):");
+        Console.WriteLine("| block | shape | threads | ms |");
+        Console.WriteLine("|---|---|---|---|");
+        int threads = torch.get_num_threads();
+        Console.WriteLine($"| MSSA | [64, 145, 64] | {threads} | {FwdBwd(mssa.forward, 64, 145, 64):F2} |");
+        Console.WriteLine($"| fused attention | [64, 4, 145, 16] | {threads} | {FwdBwd(Fused, 64, 4, 145, 16):F2} |");
+        Console.WriteLine($"| attention written out | [64, 4, 145, 16] | {threads} | {FwdBwd(Written, 64, 4, 145, 16):F2} |");
+        Console.WriteLine($"| ISTA (x·M) | [64, 145, 64] | {threads} | {FwdBwd(ista.forward, 64, 145, 64):F2} |");
+        Console.WriteLine($"| LayerNorm | [64, 145, 64] | {threads} | {FwdBwd(norm.forward, 64, 145, 64):F2} |");
+        // A thread of its own, as a training shard: its count is set from the process's, then to 1; the process's is
+        // given back after (as ShardedGradients does).
+        (double fused, double written) = (0, 0);
+        var shard = new Thread(() =>
+        {
+            torch.get_num_threads();
+            torch.set_num_threads(1);
+            (fused, written) = (FwdBwd(Fused, 32, 4, 145, 16), FwdBwd(Written, 32, 4, 145, 16));
+        });
+        shard.Start();
+        shard.Join();
+        torch.set_num_threads(threads);
+        Console.WriteLine($"| fused attention | [32, 4, 145, 16] | 1 | {fused:F2} |");
+        Console.WriteLine($"| attention written out | [32, 4, 145, 16] | 1 | {written:F2} |");
+        using var w32 = torch.randn(256, 145, 16);
+        using var w16 = w32.to(torch.ScalarType.BFloat16);
+        double single = 1e3 * Time(() => w32.bmm(w32.transpose(1, 2)).Dispose(), repeats), half = 1e3 * Time(() => w16.bmm(w16.transpose(1, 2)).Dispose(), repeats);
+        Console.WriteLine($"Scores w·wᵀ of [256, 145, 16] (forward only): float32 {single:F2} ms, bfloat16 {half:F2} ms ({single / half:F1}× faster).");
         Console.WriteLine();
     }
 
